@@ -1,0 +1,45 @@
+# `make run` and `make test` are all a fresh clone needs; both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+
+.DEFAULT_GOAL := help
+.PHONY: help run console test lint typecheck unit format clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PIP) -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.runtime ## Connect to Discord if DISCORD_TOKEN is set, else open the offline console
+	$(PY) -m bot --console-if-no-token
+
+console: $(VENV)/.runtime ## Open the offline console (no token needed)
+	$(PY) -m bot --console
+
+test: lint typecheck unit ## Lint, type-check and run the whole test suite
+
+lint: $(VENV)/.dev ## ruff: lint and formatting check
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: $(VENV)/.dev ## mypy --strict over bot/, cogs/ and tests/
+	$(PY) -m mypy
+
+unit: $(VENV)/.dev ## The pytest suite
+	$(PY) -m pytest
+
+format: $(VENV)/.dev ## Apply ruff's fixes and formatting
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+clean: ## Remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage htmlcov

@@ -1,0 +1,155 @@
+"""Command line: ``python -m bot`` connects to Discord, ``python -m bot --console`` runs offline.
+
+Start-up failures end with one readable line on stderr and a distinct exit code (see
+:class:`ExitCode`), never a traceback. SIGINT and SIGTERM (Heroku's restart signal) close the bot
+cleanly and exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import enum
+import logging
+import os
+import signal
+import sys
+from collections.abc import Coroutine, Sequence
+from typing import Any
+
+import discord
+from dotenv import find_dotenv, load_dotenv
+
+from bot import __version__
+from bot.console import run_console
+from bot.core import CatFactBot
+from bot.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+OFFLINE_BANNER = (
+    "No DISCORD_TOKEN configured, so this is the offline console (type !help, Ctrl-D to quit). "
+    "To connect to Discord, put your bot token in .env (see .env.example) and run again."
+)
+
+
+class ExitCode(enum.IntEnum):
+    """Process exit codes; documented in the README's troubleshooting section."""
+
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    CONFIG = 3
+    LOGIN_FAILED = 4
+    INTENTS_REQUIRED = 5
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Cat-fact and arithmetic Discord bot.",
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--console",
+        action="store_true",
+        help="run offline against a simulated server: one message per line on stdin, "
+        "the bot's replies on stdout",
+    )
+    mode.add_argument(
+        "--console-if-no-token",
+        action="store_true",
+        help="connect to Discord if DISCORD_TOKEN is set, otherwise run the console "
+        "(what `make run` does)",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser.parse_args(argv)
+
+
+def configure_logging(level: int) -> None:
+    """discord.py's own log format on stderr; ``Bot.start()`` does not set this up itself."""
+    discord.utils.setup_logging(level=level, root=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the bot; return the process exit code."""
+    args = parse_args(argv)
+    load_dotenv(find_dotenv(usecwd=True))
+    try:
+        settings = Settings.from_env(os.environ)
+    except SettingsError as exc:
+        return fail(ExitCode.CONFIG, str(exc))
+
+    console = args.console or (args.console_if_no_token and settings.discord_token is None)
+    if console:
+        configure_logging(settings.log_level_number_for(console=True))
+        interactive = sys.stdin.isatty()
+        if args.console_if_no_token or interactive:
+            print(OFFLINE_BANNER if args.console_if_no_token else CONSOLE_BANNER, file=sys.stderr)
+        return run_until_signalled(
+            run_console(
+                settings,
+                input_fd=sys.stdin.fileno(),
+                output=sys.stdout,
+                interactive=interactive,
+            )
+        )
+
+    try:
+        token = settings.require_token()
+    except SettingsError as exc:
+        return fail(ExitCode.CONFIG, str(exc))
+    configure_logging(settings.log_level_number_for(console=False))
+    return run_until_signalled(connect(settings, token))
+
+
+CONSOLE_BANNER = "Offline console: type a message such as !help and press Enter; Ctrl-D quits."
+
+
+def fail(code: ExitCode, message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+async def connect(settings: Settings, token: str) -> int:
+    """Log in and stay connected until the bot is closed."""
+    async with CatFactBot(settings) as bot:
+        try:
+            await bot.start(token)
+        except discord.LoginFailure:
+            return fail(
+                ExitCode.LOGIN_FAILED,
+                "Discord rejected DISCORD_TOKEN: reset the token on the Bot page of your "
+                "application in the Discord Developer Portal and update it in .env or the "
+                "config vars",
+            )
+        except discord.PrivilegedIntentsRequired:
+            return fail(
+                ExitCode.INTENTS_REQUIRED,
+                "the Message Content intent is not enabled: turn on 'Message Content Intent' on "
+                "the Bot page of your application in the Discord Developer Portal",
+            )
+    return ExitCode.OK
+
+
+def run_until_signalled(coro: Coroutine[Any, Any, int | None]) -> int:
+    """Run ``coro``; SIGINT or SIGTERM cancel it, which closes the bot, and the exit code is 0."""
+
+    async def guarded() -> int:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        signals = (signal.SIGINT, signal.SIGTERM)
+        for sig in signals:
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            result = await coro
+        except asyncio.CancelledError:
+            log.info("stopped by signal")
+            return ExitCode.OK
+        finally:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+        return ExitCode.OK if result is None else result
+
+    return asyncio.run(guarded())

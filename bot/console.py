@@ -1,0 +1,197 @@
+"""``python -m bot --console``: the real bot against a simulated guild, driven from stdin.
+
+The same :class:`~bot.core.CatFactBot`, with the same cogs and the same cat-fact client, is wired to
+dpytest's in-process Discord backend instead of the gateway. Each line of input is sent as a
+message from a member of a one-channel guild; every message the bot sends back is printed as text
+(embeds included) in order, flushed at once. No token and no Discord connection are needed, which
+makes this the ten-second way to try the bot and the way scripts check it from outside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import logging
+import os
+import queue
+import threading
+from collections.abc import AsyncIterator
+from typing import TextIO
+
+import discord
+import discord.ext.test as dpytest
+from discord.ext import commands
+
+from bot.core import CatFactBot, make_intents
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PROMPT = "you> "
+GUILD_NAME = "Console"
+CHANNEL_NAME = "general"
+MEMBER_NAME = "you"
+
+
+def simulated_intents() -> discord.Intents:
+    """The bot's intents plus members: dpytest keeps its fake members in discord.py's member
+    cache, which only exists with that intent."""
+    intents = make_intents()
+    intents.members = True
+    return intents
+
+
+def render(message: discord.Message) -> str:
+    """A bot message as plain text: its content, then each embed and attachment on its own lines.
+
+    An embed prints as ``[title] description``, then ``name: value`` per field and the footer in
+    parentheses, so a one-line fact stays one line.
+    """
+    parts: list[str] = []
+    if message.content:
+        parts.append(message.content)
+    for embed in message.embeds:
+        head = f"[{embed.title}]" if embed.title else ""
+        body = embed.description or ""
+        parts.append(f"{head} {body}".strip() if head and body else head or body)
+        parts.extend(f"{field.name}: {field.value}" for field in embed.fields)
+        if embed.footer.text:
+            parts.append(f"({embed.footer.text})")
+    parts.extend(f"[file: {attachment.filename}]" for attachment in message.attachments)
+    return "\n".join(parts)
+
+
+class _FdReader:
+    """Reads chunks of a file descriptor in a daemon thread, one chunk per request.
+
+    A daemon thread blocked in ``os.read`` never delays exit, unlike the default executor (which
+    ``asyncio.run`` waits for) and unlike reading ``sys.stdin`` (whose buffer lock a daemon thread
+    may hold at shutdown). Reading only on request keeps memory bounded however long the input.
+    """
+
+    CHUNK = 64 * 1024
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._requests: queue.SimpleQueue[asyncio.Future[bytes]] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="console-stdin", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            future = self._requests.get()
+            try:
+                chunk = os.read(self._fd, self.CHUNK)
+            except OSError:
+                chunk = b""
+            try:
+                future.get_loop().call_soon_threadsafe(_resolve, future, chunk)
+            except RuntimeError:  # the loop is closed: nobody is listening any more
+                return
+            if not chunk:
+                return
+
+    async def read(self) -> bytes:
+        """The next chunk; ``b""`` at end of input."""
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._requests.put(future)
+        return await future
+
+
+def _resolve(future: asyncio.Future[bytes], chunk: bytes) -> None:
+    if not future.done():
+        future.set_result(chunk)
+
+
+async def read_lines(fd: int) -> AsyncIterator[str]:
+    """Lines of UTF-8 text from ``fd``, without line endings; bad bytes become U+FFFD."""
+    reader = _FdReader(fd)
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pending = ""
+    while True:
+        chunk = await reader.read()
+        pending += decoder.decode(chunk, final=not chunk)
+        *lines, pending = pending.split("\n")
+        for line in lines:
+            yield line.rstrip("\r")
+        if not chunk:
+            break
+    if pending:
+        yield pending.rstrip("\r")
+
+
+class Console:
+    """Feeds lines to a bot configured on dpytest's backend and prints what it sends."""
+
+    def __init__(self, bot: CatFactBot, output: TextIO) -> None:
+        self.bot = bot
+        self.output = output
+
+    async def start(self) -> None:
+        """Run the bot's real start-up, then attach it to a simulated guild."""
+        await self.bot._async_setup_hook()  # what login() would do before setup_hook
+        await self.bot.setup_hook()
+        dpytest.configure(
+            self.bot,
+            guilds=[GUILD_NAME],
+            text_channels=[CHANNEL_NAME],
+            voice_channels=0,
+            members=[MEMBER_NAME],
+        )
+        # Nobody at the console owns the bot, so owner-only commands are refused as in a server.
+        assert self.bot.user is not None
+        self.bot.owner_id = self.bot.user.id
+
+    async def send(self, line: str) -> None:
+        """Deliver one message and print every reply, in order, as soon as it is complete."""
+        if line.strip():
+            # dpytest re-raises command errors for tests; the error handler has already replied.
+            with contextlib.suppress(commands.CommandError):
+                await dpytest.message(line)
+        while not dpytest.runner.sent_queue.empty():
+            self.output.write(render(dpytest.get_message()) + "\n")
+            self.output.flush()
+
+    async def run(self, lines: AsyncIterator[str], *, prompt: str | None = None) -> None:
+        """Send every line until the input ends."""
+        while True:
+            if prompt:
+                self.output.write(prompt)
+                self.output.flush()
+            line = await anext(lines, None)
+            if line is None:
+                break
+            await self.send(line)
+        if prompt:
+            self.output.write("\n")
+            self.output.flush()
+
+
+async def close_simulated(bot: CatFactBot) -> None:
+    """Close a bot that runs on dpytest's backend.
+
+    dpytest's fake gateway has no socket, which ``Client.close()`` would try to close; detach it
+    first. Everything else (the HTTP session above all) is closed by the bot's own ``close()``.
+    """
+    with contextlib.suppress(Exception):
+        await dpytest.empty_queue()
+    bot.ws = None  # type: ignore[assignment]
+    await bot.close()
+
+
+async def run_console(
+    settings: Settings,
+    *,
+    input_fd: int,
+    output: TextIO,
+    interactive: bool,
+) -> None:
+    """Run the console until the input ends; the bot is closed however it stops."""
+    bot = CatFactBot(settings, intents=simulated_intents())
+    console = Console(bot, output)
+    try:
+        await console.start()
+        await console.run(read_lines(input_fd), prompt=PROMPT if interactive else None)
+    finally:
+        await close_simulated(bot)

@@ -1,0 +1,131 @@
+"""Turns every command error into a reply a person can act on.
+
+All user-facing wording of failures lives here; cogs only raise. Errors are handled in this order:
+
+1. ``CommandNotFound``: ignored, so typos and other bots' commands do not cause chatter.
+2. Wrappers (``CommandInvokeError``, ``HybridCommandError`` and the app-command equivalents) are
+   unwrapped to the exception the command really raised.
+3. :class:`~bot.operands.OperandError`: which number is wrong and why, plus the usage.
+4. Other user-input errors (a missing or unparsable argument): the problem plus the usage.
+5. ``NotOwner``: owner-only commands say so instead of failing silently.
+6. Other failed checks (for example a command that cannot be used in DMs).
+7. :class:`~bot.catfact.CatFactError`: the fact API is unavailable; a friendly "try later".
+8. Anything else: logged with its traceback and answered with a generic apology, never silence.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.catfact import CatFactError
+from bot.operands import MAX_OPERAND_LENGTH, MAX_OPERANDS, OperandError, Problem
+
+if TYPE_CHECKING:
+    from bot.core import CatFactBot
+
+log = logging.getLogger(__name__)
+
+CATFACT_UNAVAILABLE = "Sorry, I couldn't fetch a cat fact right now. Please try again in a moment."
+UNEXPECTED = "Sorry, something went wrong on my side. It has been logged."
+NOT_OWNER = "Only the bot's owner can use `{command}`."
+CHECK_FAILED = "You can't use `{command}` here."
+_ECHO_LENGTH = 20
+
+_WRAPPERS = (
+    commands.CommandInvokeError,
+    commands.HybridCommandError,
+    commands.ConversionError,
+    app_commands.CommandInvokeError,
+)
+
+
+def unwrap(error: BaseException) -> BaseException:
+    """The exception a command actually raised, without discord.py's wrapper layers."""
+    while isinstance(error, _WRAPPERS):
+        error = error.original
+    return error
+
+
+def echo(token: str) -> str:
+    """Show a piece of user input inside inline code, safely shortened."""
+    shown = token.replace("`", "'")
+    if len(shown) > _ECHO_LENGTH:
+        shown = shown[:_ECHO_LENGTH] + "…"
+    return f"`{shown}`"
+
+
+def describe_operand_error(error: OperandError) -> str:
+    """One sentence naming what is wrong with the numbers."""
+    match error.problem:
+        case Problem.NOT_A_NUMBER:
+            return f"{echo(error.token)} isn't a number."
+        case Problem.NOT_FINITE:
+            return f"{echo(error.token)} isn't a finite number; I only work with real numbers."
+        case Problem.TOO_LONG:
+            return (
+                f"{echo(error.token)} is too long: a number can have at most "
+                f"{MAX_OPERAND_LENGTH} characters."
+            )
+        case Problem.TOO_FEW:
+            return "I need at least two numbers."
+        case Problem.TOO_MANY:
+            return f"That's too many numbers: I take at most {MAX_OPERANDS} at a time."
+
+
+def usage(ctx: commands.Context[CatFactBot]) -> str:
+    """``Usage: `!add <number> <number> [more numbers...]`, e.g. `!add 2 3```."""
+    command = ctx.command
+    if command is None:  # pragma: no cover - discord.py always sets it before invoking
+        return ""
+    call = f"{ctx.clean_prefix}{command.qualified_name}"
+    text = f"Usage: `{call} {command.signature}`"
+    example = command.extras.get("example")
+    if example:
+        text += f", e.g. `{call} {example}`"
+    return text
+
+
+class ErrorHandler(commands.Cog):
+    """The bot's one place for answering command errors."""
+
+    def __init__(self, bot: CatFactBot) -> None:
+        self.bot = bot
+
+    @commands.Cog.listener()
+    async def on_command_error(
+        self, ctx: commands.Context[CatFactBot], error: commands.CommandError
+    ) -> None:
+        """Reply to the author according to the order in the module docstring."""
+        if isinstance(error, commands.CommandNotFound):
+            return
+        reply = self.reply_for(ctx, unwrap(error))
+        try:
+            await ctx.send(reply)
+        except discord.HTTPException:
+            log.warning("could not send the error reply in %s", ctx.channel, exc_info=True)
+
+    def reply_for(self, ctx: commands.Context[CatFactBot], error: BaseException) -> str:
+        """The text that answers ``error`` (already unwrapped)."""
+        command = f"{ctx.clean_prefix}{ctx.command.qualified_name}" if ctx.command else "that"
+        if isinstance(error, OperandError):
+            return f"{describe_operand_error(error)} {usage(ctx)}"
+        if isinstance(error, commands.MissingRequiredArgument):
+            wanted = error.param.description
+            missing = f"Please give me {wanted}." if wanted else f"`{error.param.name}` is missing."
+            return f"{missing} {usage(ctx)}"
+        if isinstance(error, commands.UserInputError):
+            return f"{error} {usage(ctx)}"
+        if isinstance(error, commands.NotOwner):
+            return NOT_OWNER.format(command=command)
+        if isinstance(error, commands.CheckFailure):
+            return CHECK_FAILED.format(command=command)
+        if isinstance(error, CatFactError):
+            log.warning("cat fact unavailable: %s", error)
+            return CATFACT_UNAVAILABLE
+        log.error("unexpected error in %s", command, exc_info=error)
+        return UNEXPECTED

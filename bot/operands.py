@@ -1,0 +1,96 @@
+"""Exact, bounded parsing of the numbers people type, and exact arithmetic on them.
+
+People expect ``0.1 + 0.2`` to be ``0.3``, so numbers are :class:`decimal.Decimal`, never floats.
+Input is bounded *before* it is converted: at most :data:`MAX_OPERANDS` numbers of at most
+:data:`MAX_OPERAND_LENGTH` characters each, in plain positional notation only (no exponents, so
+``1e999999999`` cannot ask for a billion digits). Within those bounds every sum and difference is
+exact, and computing it takes microseconds.
+"""
+
+from __future__ import annotations
+
+import decimal
+import enum
+import re
+from collections.abc import Iterable, Sequence
+
+from discord.ext import commands
+
+MAX_OPERANDS = 25
+MAX_OPERAND_LENGTH = 50
+MIN_OPERANDS = 2
+
+# Digits are ASCII only: Python's Decimal would also accept other scripts' digits, which people do
+# not mean to type into a calculator and which would make the echoed numbers confusing.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_NON_FINITE = re.compile(r"[+-]?(?:nan|snan|inf|infinity)", re.IGNORECASE)
+
+# Enough digits for any sum of MAX_OPERANDS numbers of MAX_OPERAND_LENGTH characters; Inexact is
+# trapped so that, should the bounds ever change without this, we fail loudly instead of rounding.
+_EXACT = decimal.Context(
+    prec=4 * MAX_OPERAND_LENGTH,
+    traps=[decimal.Inexact, decimal.InvalidOperation, decimal.Overflow],
+)
+
+
+class Problem(enum.Enum):
+    """What is wrong with the input; the error handler turns each into a sentence."""
+
+    NOT_A_NUMBER = "not a number"
+    NOT_FINITE = "not finite"
+    TOO_LONG = "too long"
+    TOO_FEW = "too few numbers"
+    TOO_MANY = "too many numbers"
+
+
+class OperandError(commands.BadArgument):
+    """The operands of an arithmetic command are unusable."""
+
+    def __init__(self, problem: Problem, token: str = "") -> None:
+        super().__init__(f"{problem.value}: {token[:MAX_OPERAND_LENGTH]!r}")
+        self.problem = problem
+        self.token = token
+
+
+def parse_operands(text: str) -> list[decimal.Decimal]:
+    """Split ``text`` on whitespace into between two and :data:`MAX_OPERANDS` exact numbers."""
+    tokens = text.split()
+    if len(tokens) < MIN_OPERANDS:
+        raise OperandError(Problem.TOO_FEW, text.strip())
+    if len(tokens) > MAX_OPERANDS:
+        raise OperandError(Problem.TOO_MANY)
+    return [parse_number(token) for token in tokens]
+
+
+def parse_number(token: str) -> decimal.Decimal:
+    """Convert one token, checking its length before anything else is done with it."""
+    if len(token) > MAX_OPERAND_LENGTH:
+        raise OperandError(Problem.TOO_LONG, token)
+    normalized = token.replace("\N{MINUS SIGN}", "-")
+    if _NON_FINITE.fullmatch(normalized):
+        raise OperandError(Problem.NOT_FINITE, token)
+    if not _NUMBER.fullmatch(normalized):
+        raise OperandError(Problem.NOT_A_NUMBER, token)
+    return decimal.Decimal(normalized)
+
+
+def add(numbers: Iterable[decimal.Decimal]) -> decimal.Decimal:
+    """The exact sum."""
+    total = decimal.Decimal(0)
+    for number in numbers:
+        total = _EXACT.add(total, number)
+    return total
+
+
+def subtract(numbers: Sequence[decimal.Decimal]) -> decimal.Decimal:
+    """The first number minus all the others, exactly."""
+    first, *rest = numbers
+    return _EXACT.subtract(first, add(rest))
+
+
+def format_number(number: decimal.Decimal) -> str:
+    """Plain notation without trailing zeros: ``0.30`` is ``0.3``, ``-0`` is ``0``."""
+    text = format(number, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text

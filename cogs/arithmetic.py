@@ -1,0 +1,38 @@
+"""``!add`` and ``!sub`` (also ``/add`` and ``/sub``): exact arithmetic on two or more numbers."""
+
+from __future__ import annotations
+
+from discord.ext import commands
+
+from bot import operands
+from bot.core import CatFactBot
+
+NUMBERS = commands.parameter(
+    description="two or more numbers separated by spaces",
+    displayed_name="numbers",
+)
+USAGE = "<number> <number> [more numbers...]"
+
+
+class Arithmetic(commands.Cog):
+    """Exact decimal arithmetic: 0.1 + 0.2 is 0.3 here."""
+
+    def __init__(self, bot: CatFactBot) -> None:
+        self.bot = bot
+
+    @commands.hybrid_command(name="add", usage=USAGE, extras={"example": "2 3"})  # type: ignore[arg-type]  # see bot/core.py
+    async def add(self, ctx: commands.Context[CatFactBot], *, numbers: str = NUMBERS) -> None:
+        """Add numbers: !add 2 3 gives 5."""
+        total = operands.add(operands.parse_operands(numbers))
+        await ctx.send(operands.format_number(total))
+
+    @commands.hybrid_command(name="sub", usage=USAGE, extras={"example": "10 4"})  # type: ignore[arg-type]  # see bot/core.py
+    async def sub(self, ctx: commands.Context[CatFactBot], *, numbers: str = NUMBERS) -> None:
+        """Subtract the rest from the first number: !sub 10 4 gives 6."""
+        difference = operands.subtract(operands.parse_operands(numbers))
+        await ctx.send(operands.format_number(difference))
+
+
+async def setup(bot: CatFactBot) -> None:
+    """Extension entry point."""
+    await bot.add_cog(Arithmetic(bot))
