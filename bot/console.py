@@ -17,7 +17,7 @@ import os
 import queue
 import threading
 from collections.abc import AsyncIterator
-from typing import TextIO
+from typing import Any, TextIO
 
 import discord
 import discord.ext.test as dpytest
@@ -130,9 +130,7 @@ class Console:
 
     async def start(self) -> None:
         """Run the bot's real start-up, then attach it to a simulated guild."""
-        await self.bot._async_setup_hook()  # what login() would do before setup_hook
-        await self.bot.setup_hook()
-        dpytest.configure(
+        await start_simulated(
             self.bot,
             guilds=[GUILD_NAME],
             text_channels=[CHANNEL_NAME],
@@ -166,6 +164,20 @@ class Console:
         if prompt:
             self.output.write("\n")
             self.output.flush()
+
+
+async def start_simulated(bot: CatFactBot, **configure: Any) -> None:
+    """Run the bot's real start-up, then attach it to dpytest's backend.
+
+    ``configure`` goes to ``dpytest.configure`` (guilds, channels, members). dpytest does not call
+    ``setup_hook`` itself, and it replaces the bot's connection state with one that forgot the
+    bot's ``allowed_mentions``; both are put right here.
+    """
+    allowed_mentions = bot.allowed_mentions
+    await bot._async_setup_hook()  # what login() does before setup_hook
+    await bot.setup_hook()
+    dpytest.configure(bot, **configure)
+    bot.allowed_mentions = allowed_mentions
 
 
 async def close_simulated(bot: CatFactBot) -> None:

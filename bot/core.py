@@ -104,7 +104,11 @@ class CatFactBot(commands.Bot):
                 timeout=SESSION_TIMEOUT,
                 headers={"User-Agent": USER_AGENT},
             )
-            self._catfacts = CatFactClient(self._session, self.settings.catfact_api_url)
+            self._catfacts = CatFactClient(
+                self._session,
+                self.settings.catfact_api_url,
+                timeout=self.settings.catfact_timeout,
+            )
         await self.add_cog(ErrorHandler(self))
         names = self._extensions if self._extensions is not None else discover_extensions()
         for name in names:

@@ -16,6 +16,8 @@ import yarl
 
 DEFAULT_PREFIX = "!"
 DEFAULT_CATFACT_API_URL = "https://meowfacts.herokuapp.com/"
+DEFAULT_CATFACT_TIMEOUT = 4.0
+CATFACT_TIMEOUT_RANGE = (0.1, 30.0)
 
 MAX_PREFIX_LENGTH = 5
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -36,6 +38,7 @@ class Settings:
     discord_token: str | None = field(default=None, repr=False)
     command_prefix: str = DEFAULT_PREFIX
     catfact_api_url: str = DEFAULT_CATFACT_API_URL
+    catfact_timeout: float = DEFAULT_CATFACT_TIMEOUT
     log_level: str | None = None
 
     @classmethod
@@ -53,6 +56,7 @@ class Settings:
             discord_token=_check_token(get("DISCORD_TOKEN")),
             command_prefix=_check_prefix(get("COMMAND_PREFIX") or DEFAULT_PREFIX),
             catfact_api_url=_check_url(get("CATFACT_API_URL") or DEFAULT_CATFACT_API_URL),
+            catfact_timeout=_check_timeout(get("CATFACT_TIMEOUT")),
             log_level=_check_log_level(get("LOG_LEVEL")),
         )
 
@@ -105,6 +109,21 @@ def _check_url(url: str) -> str:
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
         raise SettingsError(f"CATFACT_API_URL must be an http(s) URL, got {url!r}")
     return url
+
+
+def _check_timeout(raw: str | None) -> float:
+    if raw is None:
+        return DEFAULT_CATFACT_TIMEOUT
+    low, high = CATFACT_TIMEOUT_RANGE
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not low <= seconds <= high:  # also rejects NaN
+        raise SettingsError(
+            f"CATFACT_TIMEOUT must be a number of seconds from {low:g} to {high:g}, got {raw!r}"
+        )
+    return seconds
 
 
 def _check_log_level(level: str | None) -> str | None:

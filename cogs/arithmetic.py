@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from discord import app_commands
 from discord.ext import commands
 
 from bot import operands
 from bot.core import CatFactBot
 
-NUMBERS = commands.parameter(
-    description="two or more numbers separated by spaces",
-    displayed_name="numbers",
-)
+NUMBERS_HELP = "two or more numbers separated by spaces"
+# The prefix face reads the description from the parameter, the slash face from `describe`.
+NUMBERS = commands.parameter(description=NUMBERS_HELP)
 USAGE = "<number> <number> [more numbers...]"
 
 
@@ -21,12 +21,14 @@ class Arithmetic(commands.Cog):
         self.bot = bot
 
     @commands.hybrid_command(name="add", usage=USAGE, extras={"example": "2 3"})  # type: ignore[arg-type]  # see bot/core.py
+    @app_commands.describe(numbers=NUMBERS_HELP)
     async def add(self, ctx: commands.Context[CatFactBot], *, numbers: str = NUMBERS) -> None:
         """Add numbers: !add 2 3 gives 5."""
         total = operands.add(operands.parse_operands(numbers))
         await ctx.send(operands.format_number(total))
 
     @commands.hybrid_command(name="sub", usage=USAGE, extras={"example": "10 4"})  # type: ignore[arg-type]  # see bot/core.py
+    @app_commands.describe(numbers=NUMBERS_HELP)
     async def sub(self, ctx: commands.Context[CatFactBot], *, numbers: str = NUMBERS) -> None:
         """Subtract the rest from the first number: !sub 10 4 gives 6."""
         difference = operands.subtract(operands.parse_operands(numbers))

@@ -1,0 +1,158 @@
+"""``!add`` and ``!sub`` end to end through dpytest's simulated guild, and as slash commands."""
+
+from __future__ import annotations
+
+import discord
+import discord.ext.test as dpytest
+import pytest
+from discord.ext import commands
+
+from bot.core import CatFactBot
+from tests.fakes import call_slash, interaction_context
+
+ADD_USAGE = "Usage: `!add <number> <number> [more numbers...]`, e.g. `!add 2 3`"
+SUB_USAGE = "Usage: `!sub <number> <number> [more numbers...]`, e.g. `!sub 10 4`"
+NOT_FINITE = "isn't a finite number; I only work with real numbers."
+
+
+@pytest.mark.parametrize(
+    ("message", "reply"),
+    [
+        ("!add 2 3", "5"),
+        ("!sub 10 4", "6"),
+        ("!add 0.1 0.2", "0.3"),
+        ("!sub 0.3 0.1", "0.2"),
+        ("!add 1 2 3", "6"),
+        ("!sub 10 1 2", "7"),
+        ("!add -1.5 0.5", "-1"),
+        ("!sub 5 7", "-2"),
+        ("!add 1.10 2.20", "3.3"),
+        ("!add +5 .5", "5.5"),
+        ("!add 5. 1", "6"),
+        ("!sub 0.5 0.5", "0"),
+        ("!sub -0 0", "0"),
+        ("!add \N{MINUS SIGN}3 1", "-2"),
+        ("!add    2\t 3  ", "5"),
+        ("!add 99999999999999999999 1", "100000000000000000000"),
+        ("!add 0.000000000000000000001 1", "1.000000000000000000001"),
+    ],
+)
+async def test_arithmetic_is_exact(bot: CatFactBot, message: str, reply: str) -> None:
+    await dpytest.message(message)
+    assert dpytest.verify().message().content(reply)
+
+
+@pytest.mark.parametrize(
+    ("message", "reply"),
+    [
+        ("!add two 3", f"`two` isn't a number. {ADD_USAGE}"),
+        ("!sub 10 four", f"`four` isn't a number. {SUB_USAGE}"),
+        ("!add 1e5 1", f"`1e5` isn't a number. {ADD_USAGE}"),
+        ("!add 1,5 2", f"`1,5` isn't a number. {ADD_USAGE}"),
+        ("!add 0x10 1", f"`0x10` isn't a number. {ADD_USAGE}"),
+        ("!add 1_000 1", f"`1_000` isn't a number. {ADD_USAGE}"),
+        ("!add 9**9**9 1", f"`9**9**9` isn't a number. {ADD_USAGE}"),
+        (
+            "!add \N{ARABIC-INDIC DIGIT THREE} 1",
+            f"`\N{ARABIC-INDIC DIGIT THREE}` isn't a number. {ADD_USAGE}",
+        ),
+        ("!add 5", f"I need at least two numbers. {ADD_USAGE}"),
+        ("!sub 5", f"I need at least two numbers. {SUB_USAGE}"),
+        ("!add NaN 1", f"`NaN` isn't a finite number; I only work with real numbers. {ADD_USAGE}"),
+        ("!add inf 1", f"`inf` isn't a finite number; I only work with real numbers. {ADD_USAGE}"),
+        (
+            "!sub 1 -Infinity",
+            f"`-Infinity` isn't a finite number; I only work with real numbers. {SUB_USAGE}",
+        ),
+        ("!add `x` 1", f"`'x'` isn't a number. {ADD_USAGE}"),
+    ],
+)
+async def test_bad_numbers_get_a_friendly_reply(bot: CatFactBot, message: str, reply: str) -> None:
+    with pytest.raises(commands.BadArgument):
+        await dpytest.message(message)
+    assert dpytest.verify().message().content(reply)
+
+
+@pytest.mark.parametrize("command", ["add", "sub"])
+async def test_missing_numbers_get_the_usage(bot: CatFactBot, command: str) -> None:
+    with pytest.raises(commands.MissingRequiredArgument):
+        await dpytest.message(f"!{command}")
+    usage = ADD_USAGE if command == "add" else SUB_USAGE
+    expected = f"Please give me two or more numbers separated by spaces. {usage}"
+    assert dpytest.verify().message().content(expected)
+
+
+async def test_a_number_too_long_is_refused_before_conversion(bot: CatFactBot) -> None:
+    huge = "9" * 1900
+    with pytest.raises(commands.BadArgument):
+        await dpytest.message(f"!add {huge} 1")
+    reply = dpytest.get_message().content
+    assert reply.startswith(f"`{'9' * 20}…` is too long: a number can have at most 50 characters.")
+
+
+async def test_too_many_numbers_are_refused(bot: CatFactBot) -> None:
+    with pytest.raises(commands.BadArgument):
+        await dpytest.message("!add " + " ".join(["1"] * 26))
+    assert (
+        dpytest.verify()
+        .message()
+        .content(f"That's too many numbers: I take at most 25 at a time. {ADD_USAGE}")
+    )
+
+
+async def test_twenty_five_numbers_are_fine(bot: CatFactBot) -> None:
+    await dpytest.message("!add " + " ".join(["1"] * 25))
+    assert dpytest.verify().message().content("25")
+
+
+async def test_echoed_input_cannot_ping_anyone(
+    bot: CatFactBot, sent_payloads: list[dict[str, object]]
+) -> None:
+    with pytest.raises(commands.BadArgument):
+        await dpytest.message("!add @everyone 1")
+    assert dpytest.verify().message().content(f"`@everyone` isn't a number. {ADD_USAGE}")
+    assert sent_payloads[-1]["allowed_mentions"] == {"parse": []}
+
+
+async def test_help_lists_every_command_with_one_line(bot: CatFactBot) -> None:
+    await dpytest.message("!help")
+    text = dpytest.get_message().content
+    for line in (
+        "add     Add numbers: !add 2 3 gives 5.",
+        "sub     Subtract the rest from the first number: !sub 10 4 gives 6.",
+        "catfact Tell a random cat fact.",
+        "help    Shows this message",
+    ):
+        assert line in text
+    assert "sync" not in text  # owner-only, hidden from everyone else
+
+
+async def test_unknown_commands_are_ignored(bot: CatFactBot) -> None:
+    with pytest.raises(commands.CommandNotFound):
+        await dpytest.message("!multiply 2 3")
+    await dpytest.message("hello there")
+    assert dpytest.verify().message().nothing()
+
+
+# --- The slash face ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "numbers", "reply"), [("add", "0.1 0.2", "0.3"), ("sub", "10 1 2", "7")]
+)
+async def test_slash_callbacks_answer_through_the_interaction_context(
+    bot: CatFactBot, name: str, numbers: str, reply: str
+) -> None:
+    ctx = interaction_context()
+    await call_slash(bot, name, ctx, numbers=numbers)
+    ctx.send.assert_awaited_once_with(reply)
+
+
+@pytest.mark.parametrize("name", ["add", "sub"])
+async def test_slash_commands_take_one_required_numbers_option(bot: CatFactBot, name: str) -> None:
+    command = bot.tree.get_command(name)
+    assert isinstance(command, discord.app_commands.Command)
+    [parameter] = command.parameters
+    assert parameter.name == "numbers"
+    assert parameter.required
+    assert parameter.description == "two or more numbers separated by spaces"

@@ -1,0 +1,108 @@
+"""Shared fixtures. Each test gets a fresh event loop, a fresh fake upstream and a fresh bot."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+from unittest.mock import AsyncMock
+
+import aiohttp
+import discord
+import discord.ext.test as dpytest
+import pytest
+import pytest_asyncio
+
+from bot.catfact import CatFactClient
+from bot.console import close_simulated, simulated_intents, start_simulated
+from bot.core import CatFactBot
+from bot.settings import Settings
+from tests.fakes import FakeMeowfacts
+
+
+@pytest_asyncio.fixture
+async def meowfacts() -> AsyncIterator[FakeMeowfacts]:
+    """A local meowfacts server, closed after the test."""
+    server = FakeMeowfacts()
+    await server.start()
+    yield server
+    await server.close()
+
+
+@pytest_asyncio.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP session for client tests, closed after the test."""
+    async with aiohttp.ClientSession() as client_session:
+        yield client_session
+
+
+@pytest.fixture
+def settings(meowfacts: FakeMeowfacts) -> Settings:
+    """Settings that point the bot at the local fake upstream, with a short fact timeout."""
+    return Settings(catfact_api_url=meowfacts.url, catfact_timeout=0.5)
+
+
+async def simulated_bot(settings: Settings, **options: Any) -> CatFactBot:
+    """Build the real bot, run its real ``setup_hook`` and attach it to dpytest's guild.
+
+    The console does the same (:func:`bot.console.start_simulated`), so tests and the console
+    exercise one start-up path. Members: ``members[0]`` is an ordinary user, ``members[1]`` owns
+    the bot.
+    """
+    test_bot = CatFactBot(settings, intents=simulated_intents(), **options)
+    await start_simulated(test_bot, members=["alice", "owner"])
+    test_bot.owner_id = dpytest.get_config().members[1].id
+    return test_bot
+
+
+@pytest_asyncio.fixture
+async def bot(settings: Settings) -> AsyncIterator[CatFactBot]:
+    """The real bot with its real cat-fact client, talking to the local fake upstream."""
+    test_bot = await simulated_bot(settings)
+    yield test_bot
+    await close_simulated(test_bot)
+
+
+@pytest.fixture
+def fake_catfacts() -> AsyncMock:
+    """A stand-in for the cat-fact client; ``spec`` makes a misspelt method fail the test."""
+    client = AsyncMock(spec=CatFactClient)
+    client.get_fact.return_value = "Cats have whiskers on the backs of their front legs."
+    return client
+
+
+@pytest_asyncio.fixture
+async def mocked_bot(settings: Settings, fake_catfacts: AsyncMock) -> AsyncIterator[CatFactBot]:
+    """The real bot and cogs, with :func:`fake_catfacts` in place of the network client."""
+    test_bot = await simulated_bot(settings, catfacts=fake_catfacts)
+    yield test_bot
+    await close_simulated(test_bot)
+
+
+@pytest.fixture
+def sent_payloads(bot: CatFactBot, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Every message payload the bot hands to Discord's HTTP layer, as Discord would get it."""
+    payloads: list[dict[str, Any]] = []
+    send_message = bot.http.send_message
+
+    async def spy(channel_id: int, *, params: Any) -> Any:
+        payloads.append(params.payload)
+        # dpytest's fake HTTP finds the channel in its caller's local variables: provide one.
+        channel = bot.get_channel(channel_id)  # noqa: F841
+        return await send_message(channel_id, params=params)
+
+    monkeypatch.setattr(bot.http, "send_message", spy)
+    return payloads
+
+
+@pytest.fixture
+def alice(bot: CatFactBot) -> discord.Member:
+    """An ordinary member of the simulated guild."""
+    member: discord.Member = dpytest.get_config().members[0]
+    return member
+
+
+@pytest.fixture
+def owner(bot: CatFactBot) -> discord.Member:
+    """The member who owns the bot."""
+    member: discord.Member = dpytest.get_config().members[1]
+    return member
