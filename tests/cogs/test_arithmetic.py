@@ -8,7 +8,8 @@ import pytest
 from discord.ext import commands
 
 from bot.core import CatFactBot
-from tests.fakes import call_slash, interaction_context
+from bot.settings import Settings
+from tests.fakes import FakeMeowfacts, call_slash, interaction_context
 
 ADD_USAGE = "Usage: `!add <number> <number> [more numbers...]`, e.g. `!add 2 3`"
 SUB_USAGE = "Usage: `!sub <number> <number> [more numbers...]`, e.g. `!sub 10 4`"
@@ -156,3 +157,24 @@ async def test_slash_commands_take_one_required_numbers_option(bot: CatFactBot, 
     assert parameter.name == "numbers"
     assert parameter.required
     assert parameter.description == "two or more numbers separated by spaces"
+
+
+class TestConfiguredPrefix:
+    """Overriding the ``settings`` fixture in a class changes the bot built for these tests."""
+
+    @pytest.fixture
+    def settings(self, meowfacts: FakeMeowfacts) -> Settings:
+        return Settings(command_prefix="?", catfact_api_url=meowfacts.url)
+
+    async def test_commands_answer_to_the_configured_prefix(self, bot: CatFactBot) -> None:
+        await dpytest.message("?add 1 2")
+        assert dpytest.verify().message().content("3")
+
+    async def test_the_default_prefix_is_then_ignored(self, bot: CatFactBot) -> None:
+        await dpytest.message("!add 1 2")
+        assert dpytest.verify().message().nothing()
+
+    async def test_help_shows_the_configured_prefix(self, bot: CatFactBot) -> None:
+        with pytest.raises(commands.BadArgument):
+            await dpytest.message("?add x 1")
+        assert dpytest.get_message().content.endswith("e.g. `?add 2 3`")

@@ -1,0 +1,123 @@
+"""The bot core: what setup_hook creates and loads, what close releases, how it is configured."""
+
+from __future__ import annotations
+
+import logging
+import textwrap
+from pathlib import Path
+from unittest.mock import AsyncMock
+
+import aiohttp
+import pytest
+
+from bot.catfact import CatFactClient
+from bot.core import CatFactBot, discover_extensions
+from bot.settings import Settings
+
+
+@pytest.fixture
+def fake_cogs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A throwaway ``fakecogs`` package: two good extensions, a private module, a broken one."""
+    package = tmp_path / "fakecogs"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    good = textwrap.dedent(
+        """
+        from discord.ext import commands
+
+        class {name}(commands.Cog):
+            @commands.command()
+            async def {command}(self, ctx):
+                await ctx.send("{command}")
+
+        async def setup(bot):
+            await bot.add_cog({name}())
+        """
+    )
+    (package / "alpha.py").write_text(good.format(name="Alpha", command="alpha"))
+    (package / "beta.py").write_text(good.format(name="Beta", command="beta"))
+    (package / "_shared.py").write_text("raise RuntimeError('private modules are not loaded')\n")
+    (package / "broken.py").write_text("async def setup(bot):\n    raise ValueError('broken')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "fakecogs"
+
+
+def test_discovery_finds_every_public_module_in_order(fake_cogs: str) -> None:
+    assert discover_extensions(fake_cogs) == ["fakecogs.alpha", "fakecogs.beta", "fakecogs.broken"]
+
+
+def test_discovery_of_the_real_cogs_package() -> None:
+    assert discover_extensions() == ["cogs.admin", "cogs.arithmetic", "cogs.catfact"]
+
+
+async def test_a_broken_extension_is_logged_and_the_others_load(
+    fake_cogs: str, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = CatFactBot(settings, extensions=discover_extensions(fake_cogs))
+    await bot._async_setup_hook()
+    try:
+        with caplog.at_level(logging.ERROR, logger="bot.core"):
+            await bot.setup_hook()
+        assert {c.name for c in bot.commands} >= {"alpha", "beta"}
+        assert list(bot.failed_extensions) == ["fakecogs.broken"]
+        [record] = caplog.records
+        assert "fakecogs.broken" in record.getMessage()
+        assert record.exc_info is not None
+    finally:
+        await bot.close()
+
+
+async def test_setup_hook_creates_one_session_and_close_closes_it(settings: Settings) -> None:
+    bot = CatFactBot(settings, extensions=[])
+    await bot._async_setup_hook()
+    await bot.setup_hook()
+    client = bot.catfacts
+    assert isinstance(client, CatFactClient)
+    assert str(client.url) == settings.catfact_api_url
+    session = client._session
+    assert isinstance(session, aiohttp.ClientSession)
+    assert session.timeout.total is not None  # an explicit ceiling, never "wait forever"
+    await bot.close()
+    assert session.closed
+
+
+async def test_every_cog_shares_the_one_client(bot: CatFactBot) -> None:
+    for cog in bot.cogs.values():
+        assert getattr(cog, "bot", bot) is bot
+    assert bot.catfacts is bot.catfacts
+
+
+async def test_a_client_handed_in_is_used_and_left_to_its_owner(settings: Settings) -> None:
+    client = AsyncMock(spec=CatFactClient)
+    bot = CatFactBot(settings, catfacts=client, extensions=[])
+    await bot._async_setup_hook()
+    await bot.setup_hook()
+    assert bot.catfacts is client
+    assert bot._session is None
+    await bot.close()
+
+
+def test_the_client_is_not_available_before_setup(settings: Settings) -> None:
+    with pytest.raises(RuntimeError, match="setup_hook"):
+        _ = CatFactBot(settings).catfacts
+
+
+async def test_slash_commands_are_not_synced_at_start_up(settings: Settings) -> None:
+    bot = CatFactBot(settings)
+    sync = AsyncMock()
+    bot.tree.sync = sync  # type: ignore[method-assign]
+    await bot._async_setup_hook()
+    await bot.setup_hook()
+    try:
+        assert {c.name for c in bot.tree.get_commands()} == {"add", "catfact", "sub"}
+        sync.assert_not_awaited()
+    finally:
+        await bot.close()
+
+
+def test_the_bot_reads_message_content_and_pings_nobody(settings: Settings) -> None:
+    bot = CatFactBot(settings)
+    assert bot.intents.message_content
+    assert not bot.intents.members  # privileged and not needed outside the simulator
+    assert bot.allowed_mentions is not None
+    assert dict(bot.allowed_mentions.to_dict()) == {"parse": []}

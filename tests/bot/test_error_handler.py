@@ -1,0 +1,86 @@
+"""The error handler's wording and robustness, apart from any one command."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from unittest.mock import AsyncMock, MagicMock
+
+import discord
+import pytest
+from discord import app_commands
+from discord.ext import commands
+
+from bot.catfact import CatFactError
+from bot.core import CatFactBot
+from bot.error_handler import CATFACT_UNAVAILABLE, ErrorHandler, echo, unwrap
+
+
+async def _callback(interaction: discord.Interaction) -> None:
+    """Body of the real app command used to build real wrapper exceptions."""
+
+
+APP_COMMAND: app_commands.Command[Any, ..., Any] = app_commands.Command(
+    name="catfact", description="d", callback=_callback
+)
+
+
+def test_unwrap_reaches_the_original_through_every_layer() -> None:
+    original = CatFactError("503")
+    app_error = app_commands.CommandInvokeError(APP_COMMAND, original)
+    wrapped = commands.HybridCommandError(app_error)
+    assert unwrap(wrapped) is original
+    assert unwrap(commands.CommandInvokeError(original)) is original
+    assert unwrap(original) is original
+
+
+@pytest.mark.parametrize(
+    ("token", "shown"),
+    [
+        ("abc", "`abc`"),
+        ("a`b", "`a'b`"),
+        ("x" * 21, f"`{'x' * 20}…`"),
+        ("x" * 20, f"`{'x' * 20}`"),
+    ],
+)
+def test_echo_quotes_and_shortens_user_input(token: str, shown: str) -> None:
+    assert echo(token) == shown
+
+
+def slash_context(bot: CatFactBot) -> MagicMock:
+    ctx = MagicMock(spec=commands.Context)
+    ctx.clean_prefix = "/"
+    ctx.command = bot.get_command("catfact")
+    ctx.send = AsyncMock()
+    return ctx
+
+
+async def test_a_slash_invocation_error_is_unwrapped_and_answered(mocked_bot: CatFactBot) -> None:
+    handler = mocked_bot.get_cog("ErrorHandler")
+    assert isinstance(handler, ErrorHandler)
+    ctx = slash_context(mocked_bot)
+    app_error = app_commands.CommandInvokeError(APP_COMMAND, CatFactError("timeout"))
+    await handler.on_command_error(ctx, commands.HybridCommandError(app_error))
+    ctx.send.assert_awaited_once_with(CATFACT_UNAVAILABLE)
+
+
+async def test_a_reply_that_cannot_be_sent_is_logged_not_raised(
+    mocked_bot: CatFactBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    handler = mocked_bot.get_cog("ErrorHandler")
+    assert isinstance(handler, ErrorHandler)
+    ctx = slash_context(mocked_bot)
+    ctx.send.side_effect = discord.Forbidden(MagicMock(status=403, reason="Forbidden"), "no")
+    with caplog.at_level(logging.WARNING, logger="bot.error_handler"):
+        await handler.on_command_error(ctx, commands.CommandInvokeError(CatFactError("down")))
+    assert any("could not send" in r.getMessage() for r in caplog.records)
+
+
+async def test_other_check_failures_say_the_command_cannot_be_used_here(
+    mocked_bot: CatFactBot,
+) -> None:
+    handler = mocked_bot.get_cog("ErrorHandler")
+    assert isinstance(handler, ErrorHandler)
+    ctx = slash_context(mocked_bot)
+    await handler.on_command_error(ctx, commands.NoPrivateMessage())
+    ctx.send.assert_awaited_once_with("You can't use `/catfact` here.")

@@ -1,0 +1,142 @@
+"""The number parser and exact arithmetic, by example and by property (hypothesis).
+
+The oracle is :class:`fractions.Fraction`, which shares no code with the ``Decimal`` path.
+"""
+
+from __future__ import annotations
+
+import decimal
+import re
+from fractions import Fraction
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from bot.operands import (
+    MAX_OPERAND_LENGTH,
+    MAX_OPERANDS,
+    OperandError,
+    Problem,
+    add,
+    format_number,
+    parse_number,
+    parse_operands,
+    subtract,
+)
+
+# Numbers as people type them: optional sign, digits, optional fraction.
+plain_numbers = st.from_regex(
+    r"[+-]?(?:[0-9]{1,20}(?:\.[0-9]{0,20})?|\.[0-9]{1,20})", fullmatch=True
+)
+
+
+@pytest.mark.parametrize(
+    ("token", "problem"),
+    [
+        ("abc", Problem.NOT_A_NUMBER),
+        ("1e3", Problem.NOT_A_NUMBER),
+        ("", Problem.NOT_A_NUMBER),
+        ("-", Problem.NOT_A_NUMBER),
+        (".", Problem.NOT_A_NUMBER),
+        ("1.2.3", Problem.NOT_A_NUMBER),
+        ("NaN", Problem.NOT_FINITE),
+        ("-inf", Problem.NOT_FINITE),
+        ("sNaN", Problem.NOT_FINITE),
+        ("Infinity", Problem.NOT_FINITE),
+        ("1" * (MAX_OPERAND_LENGTH + 1), Problem.TOO_LONG),
+    ],
+)
+def test_parse_number_names_the_problem(token: str, problem: Problem) -> None:
+    with pytest.raises(OperandError) as caught:
+        parse_number(token)
+    assert caught.value.problem is problem
+    assert caught.value.token == token
+
+
+def test_the_longest_allowed_number_parses() -> None:
+    assert parse_number("9" * MAX_OPERAND_LENGTH) == decimal.Decimal("9" * MAX_OPERAND_LENGTH)
+
+
+def test_operand_count_is_bounded_before_any_conversion() -> None:
+    with pytest.raises(OperandError) as caught:
+        parse_operands(" ".join(["x"] * (MAX_OPERANDS + 1)))  # too many wins over "not a number"
+    assert caught.value.problem is Problem.TOO_MANY
+
+
+@pytest.mark.parametrize("text", ["", "   ", "7"])
+def test_fewer_than_two_numbers_are_refused(text: str) -> None:
+    with pytest.raises(OperandError) as caught:
+        parse_operands(text)
+    assert caught.value.problem is Problem.TOO_FEW
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("0.30", "0.3"),
+        ("-0", "0"),
+        ("-0.000", "0"),
+        ("100", "100"),
+        ("1.000001", "1.000001"),
+        ("-12.50", "-12.5"),
+    ],
+)
+def test_format_number_is_plain_and_short(value: str, text: str) -> None:
+    assert format_number(decimal.Decimal(value)) == text
+
+
+def test_subtract_takes_everything_from_the_first() -> None:
+    numbers = [decimal.Decimal(x) for x in ("10", "1", "2")]
+    assert subtract(numbers) == 7
+
+
+@given(st.lists(plain_numbers, min_size=2, max_size=MAX_OPERANDS))
+def test_sum_and_difference_are_exact(tokens: list[str]) -> None:
+    numbers = parse_operands(" ".join(tokens))
+    fractions = [Fraction(token) for token in tokens]
+    assert Fraction(format_number(add(numbers))) == sum(fractions)
+    assert Fraction(format_number(subtract(numbers))) == fractions[0] - sum(fractions[1:])
+
+
+# The longest numbers allowed: up to 24 digits either side of the point, a sign, 50 characters.
+digits = st.text(alphabet="0123456789", min_size=1, max_size=24)
+longest_numbers = st.builds(
+    lambda sign, whole, fraction: f"{sign}{whole}.{fraction}",
+    st.sampled_from(["", "-"]),
+    digits,
+    digits,
+)
+
+
+@given(st.lists(longest_numbers, min_size=MAX_OPERANDS, max_size=MAX_OPERANDS))
+def test_the_largest_inputs_stay_exact(tokens: list[str]) -> None:
+    total = add(parse_operands(" ".join(tokens)))
+    assert Fraction(format_number(total)) == sum(Fraction(token) for token in tokens)
+
+
+@given(st.text(max_size=300))
+@example("@everyone 1")
+@example("1 2 <@123456789012345678>")
+@example("9**9**9 1")
+@example("1e999999999 1")
+@example("\N{ARABIC-INDIC DIGIT ONE} 2")
+@example("\N{MINUS SIGN}1 2")
+def test_any_text_gives_an_exact_result_or_an_operand_error(text: str) -> None:
+    try:
+        numbers = parse_operands(text)
+    except OperandError as error:  # the one exception allowed, and it names a known problem
+        problem = error.problem
+        assert problem in Problem
+        return
+    tokens = [token.replace("\N{MINUS SIGN}", "-") for token in text.split()]
+    assert all(re.fullmatch(r"[+-]?[0-9.]+", token) for token in tokens)
+    assert Fraction(format_number(add(numbers))) == sum(Fraction(token) for token in tokens)
+
+
+@given(plain_numbers)
+def test_formatting_round_trips(token: str) -> None:
+    text = format_number(parse_number(token))
+    assert Fraction(text) == Fraction(token)
+    assert "e" not in text.lower()
+    assert text == "0" or not text.endswith(("0", ".")) or "." not in text

@@ -1,0 +1,112 @@
+"""Settings from the environment: defaults, and one clear line for each bad value."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+
+from bot.settings import DEFAULT_CATFACT_API_URL, Settings, SettingsError
+
+TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
+
+
+def test_defaults_need_no_environment_at_all() -> None:
+    settings = Settings.from_env({})
+    assert settings.discord_token is None
+    assert settings.command_prefix == "!"
+    assert settings.catfact_api_url == DEFAULT_CATFACT_API_URL
+    assert settings.catfact_timeout == 4.0
+    assert settings.log_level is None
+
+
+def test_blank_values_mean_default() -> None:
+    env = {"DISCORD_TOKEN": "", "COMMAND_PREFIX": "  ", "CATFACT_API_URL": "", "LOG_LEVEL": ""}
+    assert Settings.from_env(env) == Settings()
+
+
+def test_every_variable_is_read() -> None:
+    settings = Settings.from_env(
+        {
+            "DISCORD_TOKEN": f"  {TOKEN}\n",
+            "COMMAND_PREFIX": "?",
+            "CATFACT_API_URL": "http://127.0.0.1:8080/facts",
+            "CATFACT_TIMEOUT": "2.5",
+            "LOG_LEVEL": "debug",
+        }
+    )
+    assert settings == Settings(
+        discord_token=TOKEN,
+        command_prefix="?",
+        catfact_api_url="http://127.0.0.1:8080/facts",
+        catfact_timeout=2.5,
+        log_level="DEBUG",
+    )
+
+
+def test_the_token_never_shows_in_repr() -> None:
+    assert TOKEN not in repr(Settings(discord_token=TOKEN))
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("DISCORD_TOKEN", f"Bot {TOKEN}", "without the 'Bot ' prefix"),
+        ("DISCORD_TOKEN", "not-a-token", "does not look like a bot token"),
+        ("DISCORD_TOKEN", f'"{TOKEN}"', "does not look like a bot token"),
+        ("COMMAND_PREFIX", "!!!!!!", "COMMAND_PREFIX must be 1 to 5 characters"),
+        ("COMMAND_PREFIX", "a b", "without spaces"),
+        ("CATFACT_API_URL", "meowfacts.herokuapp.com", "must be an http(s) URL"),
+        ("CATFACT_API_URL", "ftp://example.org/", "must be an http(s) URL"),
+        ("CATFACT_API_URL", "http://", "must be an http(s) URL"),
+        ("CATFACT_API_URL", "http://[::1", "must be an http(s) URL"),
+        ("CATFACT_TIMEOUT", "soon", "CATFACT_TIMEOUT must be a number of seconds from 0.1 to 30"),
+        ("CATFACT_TIMEOUT", "0", "from 0.1 to 30"),
+        ("CATFACT_TIMEOUT", "31", "from 0.1 to 30"),
+        ("CATFACT_TIMEOUT", "nan", "from 0.1 to 30"),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+    ],
+)
+def test_invalid_values_are_rejected_with_one_line_naming_the_variable(
+    name: str, value: str, message: str
+) -> None:
+    with pytest.raises(SettingsError, match=re.escape(message)) as caught:
+        Settings.from_env({name: value})
+    text = str(caught.value)
+    assert name in text
+    assert "\n" not in text
+
+
+def test_a_bad_token_is_not_echoed_back() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"DISCORD_TOKEN": "secret-ish-value"})
+    assert "secret-ish-value" not in str(caught.value)
+
+
+def test_missing_token_explains_where_to_put_it() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings().require_token()
+    text = str(caught.value)
+    assert "DISCORD_TOKEN" in text
+    assert ".env.example" in text
+    assert "--console" in text
+
+
+def test_require_token_returns_the_token() -> None:
+    assert Settings(discord_token=TOKEN).require_token() == TOKEN
+
+
+@pytest.mark.parametrize(
+    ("level", "console", "expected"),
+    [
+        (None, False, logging.INFO),
+        (None, True, logging.WARNING),
+        ("DEBUG", True, logging.DEBUG),
+        ("ERROR", False, logging.ERROR),
+    ],
+)
+def test_log_level_defaults_depend_on_the_mode(
+    level: str | None, console: bool, expected: int
+) -> None:
+    assert Settings(log_level=level).log_level_number_for(console=console) == expected
