@@ -33,6 +33,7 @@ OFFLINE_BANNER = (
 )
 
 
+@enum.unique
 class ExitCode(enum.IntEnum):
     """Process exit codes; documented in the README's troubleshooting section."""
 

@@ -1,0 +1,217 @@
+"""The console: rendering, line reading, the in-process loop, and the real command from outside."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import discord
+import pytest
+
+from bot.console import PROMPT, read_lines, render, run_console
+from bot.settings import Settings
+from tests.fakes import FACTS, FakeMeowfacts, refused_url
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def message_with(
+    content: str = "", embeds: list[discord.Embed] | None = None, files: list[str] | None = None
+) -> discord.Message:
+    """A stand-in exposing exactly what ``render`` reads from a message."""
+    message = discord.Object(id=1)
+    attachments = [type("Attachment", (), {"filename": name})() for name in files or []]
+    message.content = content  # type: ignore[attr-defined]
+    message.embeds = embeds or []  # type: ignore[attr-defined]
+    message.attachments = attachments  # type: ignore[attr-defined]
+    return message  # type: ignore[return-value]
+
+
+class TestRender:
+    def test_plain_content(self) -> None:
+        assert render(message_with("5")) == "5"
+
+    def test_an_embed_with_title_and_description_is_one_line(self) -> None:
+        embed = discord.Embed(title="Cat fact", description="Cats purr.")
+        assert render(message_with(embeds=[embed])) == "[Cat fact] Cats purr."
+
+    def test_fields_footer_and_files_follow_on_their_own_lines(self) -> None:
+        embed = discord.Embed(description="Body")
+        embed.add_field(name="Source", value="meowfacts")
+        embed.set_footer(text="cached")
+        rendered = render(message_with("Hi", [embed], ["cat.png"]))
+        assert rendered == "Hi\nBody\nSource: meowfacts\n(cached)\n[file: cat.png]"
+
+    def test_a_title_alone(self) -> None:
+        assert render(message_with(embeds=[discord.Embed(title="T")])) == "[T]"
+
+
+async def collect(lines: AsyncIterator[str]) -> list[str]:
+    return [line async for line in lines]
+
+
+@pytest.fixture
+def pipe() -> Iterator[tuple[int, int]]:
+    read_fd, write_fd = os.pipe()
+    yield read_fd, write_fd
+    for fd in (read_fd, write_fd):
+        with contextlib.suppress(OSError):  # the test may have closed it already
+            os.close(fd)
+
+
+def feed(write_fd: int, data: bytes) -> None:
+    os.write(write_fd, data)
+    os.close(write_fd)
+
+
+class TestReadLines:
+    async def test_splits_lines_and_drops_line_endings(self, pipe: tuple[int, int]) -> None:
+        feed(pipe[1], b"one\r\ntwo\n\nlast without newline")
+        assert await collect(read_lines(pipe[0])) == ["one", "two", "", "last without newline"]
+
+    async def test_bad_utf8_becomes_replacement_characters(self, pipe: tuple[int, int]) -> None:
+        feed(pipe[1], b"caf\xc3\xa9 \xff\n")
+        assert await collect(read_lines(pipe[0])) == ["café \N{REPLACEMENT CHARACTER}"]
+
+    async def test_empty_input_gives_no_lines(self, pipe: tuple[int, int]) -> None:
+        feed(pipe[1], b"")
+        assert await collect(read_lines(pipe[0])) == []
+
+
+async def run_in_process(text: str, settings: Settings, *, interactive: bool = False) -> str:
+    read_fd, write_fd = os.pipe()
+    feed(write_fd, text.encode())
+    output = io.StringIO()
+    try:
+        await run_console(settings, input_fd=read_fd, output=output, interactive=interactive)
+    finally:
+        os.close(read_fd)
+    return output.getvalue()
+
+
+class TestConsoleInProcess:
+    async def test_replies_in_order_one_per_line(self, settings: Settings) -> None:
+        assert await run_in_process("!add 1 2\n!sub 5 7\n", settings) == "3\n-2\n"
+
+    async def test_catfact_prints_the_embed_as_text(
+        self, settings: Settings, meowfacts: FakeMeowfacts
+    ) -> None:
+        assert (
+            await run_in_process("!catfact\n", settings) == f"[\N{CAT FACE} Cat fact] {FACTS[0]}\n"
+        )
+
+    async def test_errors_are_answered_and_the_console_goes_on(self) -> None:
+        settings = Settings(catfact_api_url=refused_url(), catfact_timeout=0.5)
+        out = await run_in_process(
+            "!catfact\n!nosuchcommand\nhello\n!add x 1\n!add 2 2\n", settings
+        )
+        lines = out.splitlines()
+        assert (
+            lines[0]
+            == "Sorry, I couldn't fetch a cat fact right now. Please try again in a moment."
+        )
+        assert lines[1].startswith("`x` isn't a number.")
+        assert lines[2] == "4"
+        assert len(lines) == 3
+
+    async def test_owner_commands_are_refused(self, settings: Settings) -> None:
+        assert (
+            await run_in_process("!sync\n", settings) == "Only the bot's owner can use `!sync`.\n"
+        )
+
+    async def test_interactive_mode_prompts_before_each_line(self, settings: Settings) -> None:
+        out = await run_in_process("!add 1 1\n", settings, interactive=True)
+        assert out == f"{PROMPT}2\n{PROMPT}\n"
+
+
+def run_bot(
+    *args: str, stdin: str = "", env: dict[str, str] | None = None, cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """``python -m bot ARGS`` as an operator runs it, from a directory without a .env file."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=clean_env(env),
+        cwd=cwd,
+        timeout=30,
+        check=False,
+    )
+
+
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The current environment without any bot setting, plus ``extra``; the repo on the path."""
+    names = {"DISCORD_TOKEN", "COMMAND_PREFIX", "CATFACT_API_URL", "CATFACT_TIMEOUT", "LOG_LEVEL"}
+    env = {k: v for k, v in os.environ.items() if k not in names}
+    env["PYTHONPATH"] = str(REPO)
+    # Facts would go to the internet; point them at a closed local port instead.
+    env["CATFACT_API_URL"] = refused_url()
+    env.update(extra or {})
+    return env
+
+
+class TestFromOutside:
+    def test_piped_commands_print_their_answers(self, tmp_path: Path) -> None:
+        result = run_bot("--console", stdin="!add 1 2\n!sub 5 7\n", cwd=tmp_path)
+        assert result.returncode == 0
+        assert result.stdout == "3\n-2\n"
+        assert result.stderr == ""
+
+    def test_no_token_exits_with_one_line_naming_the_fix(self, tmp_path: Path) -> None:
+        result = run_bot(cwd=tmp_path)
+        assert result.returncode == 3
+        assert result.stdout == ""
+        [line] = result.stderr.splitlines()
+        assert "DISCORD_TOKEN" in line
+        assert ".env.example" in line
+        assert "--console" in line
+
+    def test_an_invalid_setting_exits_with_one_line(self, tmp_path: Path) -> None:
+        result = run_bot("--console", env={"LOG_LEVEL": "LOUD"}, cwd=tmp_path)
+        assert result.returncode == 3
+        assert result.stderr.splitlines() == [
+            "error: LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'LOUD'"
+        ]
+
+    def test_without_a_token_make_run_falls_back_to_the_console(self, tmp_path: Path) -> None:
+        result = run_bot("--console-if-no-token", stdin="!add 0.1 0.2\n", cwd=tmp_path)
+        assert result.returncode == 0
+        assert result.stdout == "0.3\n"
+        [banner] = result.stderr.splitlines()
+        assert "DISCORD_TOKEN" in banner
+        assert ".env" in banner
+
+    def test_settings_are_read_from_a_dotenv_file(self, tmp_path: Path) -> None:
+        (tmp_path / ".env").write_text("COMMAND_PREFIX=?\n")
+        result = run_bot("--console", stdin="?add 2 2\n!add 2 2\n", cwd=tmp_path)
+        assert result.stdout == "4\n"
+
+    def test_sigterm_closes_the_console_cleanly(self, tmp_path: Path) -> None:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "--console"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=clean_env(),
+            cwd=tmp_path,
+        )
+        assert process.stdin is not None
+        assert process.stdout is not None
+        process.stdin.write("!add 20 22\n")
+        process.stdin.flush()
+        assert process.stdout.readline() == "42\n"  # the bot is up and waiting for more input
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=10)
+        assert process.returncode == 0
+        assert time.monotonic() - started < 5
+        assert stderr == ""
