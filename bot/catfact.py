@@ -68,7 +68,9 @@ class CatFactClient:
             seconds = self._timeout.total
             raise CatFactError(f"no answer from {self._url} within {seconds} s") from exc
         except aiohttp.ClientError as exc:
-            raise CatFactError(f"request to {self._url} failed: {exc!r}") from exc
+            raise CatFactError(
+                f"request to {self._url} failed: {type(exc).__name__}: {exc}"
+            ) from exc
 
         if status != 200:
             raise CatFactError(f"{self._url} answered HTTP {status} ({content_type})")

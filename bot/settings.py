@@ -61,13 +61,13 @@ class Settings:
         )
 
     def log_level_number_for(self, *, console: bool) -> int:
-        """The logging level: :attr:`log_level` if set, else INFO, or WARNING in the console.
+        """The logging level: :attr:`log_level` if set, else INFO, or ERROR in the console.
 
         The console keeps stderr quiet by default so that a person sees the conversation.
         """
         if self.log_level is not None:
             return logging.getLevelNamesMapping()[self.log_level]
-        return logging.WARNING if console else logging.INFO
+        return logging.ERROR if console else logging.INFO
 
     def require_token(self) -> str:
         """Return the token, or explain how to get one."""

@@ -101,7 +101,7 @@ def test_require_token_returns_the_token() -> None:
     ("level", "console", "expected"),
     [
         (None, False, logging.INFO),
-        (None, True, logging.WARNING),
+        (None, True, logging.ERROR),
         ("DEBUG", True, logging.DEBUG),
         ("ERROR", False, logging.ERROR),
     ],
