@@ -81,7 +81,9 @@ class CatFactBot(commands.Bot):
             intents=intents or make_intents(),
             # Nothing the bot sends may ping anyone: it echoes user input and third-party text.
             allowed_mentions=discord.AllowedMentions.none(),
-            help_command=commands.DefaultHelpCommand(no_category="Other"),
+            help_command=commands.DefaultHelpCommand(
+                no_category="Other", show_parameter_descriptions=False
+            ),
             description="Cat facts and exact arithmetic.",
         )
         self.settings = settings

@@ -27,7 +27,7 @@ class Admin(commands.Cog):
     ) -> None:
         """Register the slash commands with Discord (owner only).
 
-        ``global`` reaches every server; ``guild`` registers them in this server only, instantly,
+        `sync` registers them in every server; `sync guild` in this server only, instantly,
         which is handy while developing.
         """
         if scope == "guild":

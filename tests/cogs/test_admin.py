@@ -72,3 +72,13 @@ async def test_an_unknown_scope_is_explained(
     tree_sync.assert_not_awaited()
     reply = dpytest.get_message().content
     assert reply.endswith("Usage: `!sync [global|guild]`")
+
+
+async def test_guild_sync_in_a_direct_message_is_explained(
+    bot: CatFactBot, owner: discord.Member, tree_sync: AsyncMock
+) -> None:
+    dm = await owner.create_dm()
+    with pytest.raises(commands.NoPrivateMessage):
+        await dpytest.message("!sync guild", channel=dm, member=owner)
+    tree_sync.assert_not_awaited()
+    assert dpytest.verify().message().content("You can't use `!sync` here.")

@@ -178,3 +178,10 @@ class TestConfiguredPrefix:
         with pytest.raises(commands.BadArgument):
             await dpytest.message("?add x 1")
         assert dpytest.get_message().content.endswith("e.g. `?add 2 3`")
+
+
+async def test_help_for_one_command_shows_its_usage(bot: CatFactBot) -> None:
+    await dpytest.message("!help sub")
+    text = dpytest.get_message().content
+    assert "!sub <number> <number> [more numbers...]" in text
+    assert "Subtract the rest from the first number: !sub 10 4 gives 6." in text
