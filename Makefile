@@ -10,8 +10,11 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(VENV)/.runtime: requirements.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+# The environment is rebuilt from scratch whenever the pins or the Python version change, so it
+# always holds exactly what the requirement files say, nothing left over from before.
+$(VENV)/.runtime: requirements.txt .python-version
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(PIP) -r requirements.txt
 	touch $@
 

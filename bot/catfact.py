@@ -78,8 +78,8 @@ class CatFactClient:
             raise CatFactError(f"{self._url} answered {content_type}, not JSON")
         try:
             return json.loads(body)
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-            raise CatFactError(f"{self._url} answered invalid JSON: {exc}") from exc
+        except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
+            raise CatFactError(f"{self._url} answered invalid JSON: {exc!r:.200}") from exc
 
 
 async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:

@@ -29,6 +29,8 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 PROMPT = "you> "
+MAX_LINE_LENGTH = 4000
+"""Discord's own limit for one message (with Nitro); longer console lines are cut there."""
 GUILD_NAME = "Console"
 CHANNEL_NAME = "general"
 MEMBER_NAME = "you"
@@ -104,21 +106,30 @@ def _resolve(future: asyncio.Future[bytes], chunk: bytes) -> None:
         future.set_result(chunk)
 
 
-async def read_lines(fd: int) -> AsyncIterator[str]:
-    """Lines of UTF-8 text from ``fd``, without line endings; bad bytes become U+FFFD."""
+async def read_lines(fd: int, max_length: int = MAX_LINE_LENGTH) -> AsyncIterator[str]:
+    """Lines of UTF-8 text from ``fd``, without line endings; bad bytes become U+FFFD.
+
+    A line longer than ``max_length`` characters is cut there (Discord would refuse it anyway)
+    and the rest of it is skipped, so memory stays bounded and time linear whatever the input.
+    """
     reader = _FdReader(fd)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    pending = ""
+    parts: list[str] = []  # the current line so far
+    kept = 0
     while True:
         chunk = await reader.read()
-        pending += decoder.decode(chunk, final=not chunk)
-        *lines, pending = pending.split("\n")
-        for line in lines:
-            yield line.rstrip("\r")
+        pieces = decoder.decode(chunk, final=not chunk).split("\n")
+        for index, piece in enumerate(pieces):
+            if kept < max_length:
+                parts.append(piece[: max_length - kept])
+                kept += len(parts[-1])
+            if index < len(pieces) - 1:  # a newline ends the line
+                yield "".join(parts).rstrip("\r")
+                parts, kept = [], 0
         if not chunk:
             break
-    if pending:
-        yield pending.rstrip("\r")
+    if kept:
+        yield "".join(parts).rstrip("\r")
 
 
 class Console:
@@ -153,17 +164,19 @@ class Console:
 
     async def run(self, lines: AsyncIterator[str], *, prompt: str | None = None) -> None:
         """Send every line until the input ends."""
-        while True:
-            if prompt:
-                self.output.write(prompt)
+        try:
+            while True:
+                if prompt:
+                    self.output.write(prompt)
+                    self.output.flush()
+                line = await anext(lines, None)
+                if line is None:
+                    break
+                await self.send(line)
+        finally:
+            if prompt:  # leave the terminal on a fresh line, after Ctrl-D or Ctrl-C alike
+                self.output.write("\n")
                 self.output.flush()
-            line = await anext(lines, None)
-            if line is None:
-                break
-            await self.send(line)
-        if prompt:
-            self.output.write("\n")
-            self.output.flush()
 
 
 async def start_simulated(bot: CatFactBot, **configure: Any) -> None:

@@ -19,6 +19,7 @@ from discord.ext import commands
 from bot import __version__
 from bot.catfact import CatFactClient
 from bot.error_handler import ErrorHandler
+from bot.help import BotHelp
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -81,9 +82,8 @@ class CatFactBot(commands.Bot):
             intents=intents or make_intents(),
             # Nothing the bot sends may ping anyone: it echoes user input and third-party text.
             allowed_mentions=discord.AllowedMentions.none(),
-            help_command=commands.DefaultHelpCommand(
-                no_category="Other", show_parameter_descriptions=False
-            ),
+            help_command=BotHelp(),
+            case_insensitive=True,
             description="Cat facts and exact arithmetic.",
         )
         self.settings = settings

@@ -78,13 +78,22 @@ def describe_operand_error(error: OperandError) -> str:
 
 
 def usage(ctx: commands.Context[CatFactBot]) -> str:
-    """``Usage: `!add <number> <number> [more numbers...]`, e.g. `!add 2 3```."""
+    """How to call the command, in the form the user just used.
+
+    Typed: ``Usage: `!add <number> <number> [more numbers...]`, e.g. `!add 2 3```.
+    Slash: ``Usage: `/add numbers: 2 3```, since slash options are filled in by name.
+    """
     command = ctx.command
     if command is None:  # pragma: no cover - discord.py always sets it before invoking
         return ""
+    example = command.extras.get("example")
+    if ctx.interaction is not None:
+        names = list(command.clean_params)
+        values = [example] if example and len(names) == 1 else ["…"] * len(names)
+        options = " ".join(f"{name}: {value}" for name, value in zip(names, values, strict=True))
+        return f"Usage: `/{command.qualified_name} {options}`"
     call = f"{ctx.clean_prefix}{command.qualified_name}"
     text = f"Usage: `{call} {command.signature}`"
-    example = command.extras.get("example")
     if example:
         text += f", e.g. `{call} {example}`"
     return text

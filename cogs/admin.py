@@ -7,8 +7,10 @@ changed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
+from discord import app_commands
 from discord.ext import commands
 
 from bot.core import CatFactBot
@@ -20,27 +22,37 @@ class Admin(commands.Cog):
     def __init__(self, bot: CatFactBot) -> None:
         self.bot = bot
 
-    @commands.command(name="sync", usage="[global|guild]")
+    @commands.command(name="sync", usage="[global|guild|clear]")
     @commands.is_owner()
     async def sync(
-        self, ctx: commands.Context[CatFactBot], scope: Literal["global", "guild"] = "global"
+        self,
+        ctx: commands.Context[CatFactBot],
+        scope: Literal["global", "guild", "clear"] = "global",
     ) -> None:
         """Register the slash commands with Discord (owner only).
 
-        `sync` registers them in every server; `sync guild` in this server only, instantly,
-        which is handy while developing.
+        `sync` registers them in every server. `sync guild` copies them to this server only,
+        instantly, which is handy while developing; `sync clear` removes those copies again.
         """
-        if scope == "guild":
-            if ctx.guild is None:
-                raise commands.NoPrivateMessage("`sync guild` only works in a server.")
-            self.bot.tree.copy_global_to(guild=ctx.guild)
-            synced = await self.bot.tree.sync(guild=ctx.guild)
-            where = "to this server"
-        else:
+        if scope == "global":
             synced = await self.bot.tree.sync()
-            where = "globally"
-        names = ", ".join(f"/{command.name}" for command in synced) or "none"
-        await ctx.send(f"Synced {len(synced)} slash commands {where}: {names}.")
+            await ctx.send(report(synced, "globally"))
+            return
+        if ctx.guild is None:
+            raise commands.NoPrivateMessage
+        if scope == "guild":
+            self.bot.tree.copy_global_to(guild=ctx.guild)
+        else:
+            self.bot.tree.clear_commands(guild=ctx.guild)
+        synced = await self.bot.tree.sync(guild=ctx.guild)
+        await ctx.send(report(synced, "to this server"))
+
+
+def report(synced: Sequence[app_commands.AppCommand], where: str) -> str:
+    """``Synced 3 slash commands globally: /add, /catfact, /sub.``, names sorted."""
+    count = f"{len(synced)} slash command{'' if len(synced) == 1 else 's'}"
+    names = ", ".join(sorted(f"/{command.name}" for command in synced))
+    return f"Synced {count} {where}: {names}." if synced else f"Synced {count} {where}."
 
 
 async def setup(bot: CatFactBot) -> None:

@@ -11,8 +11,14 @@ EMBED_TITLE = "\N{CAT FACE} Cat fact"
 EMBED_COLOUR = discord.Colour.orange()
 
 
+MAX_DESCRIPTION = 4096
+"""Discord refuses an embed whose description is longer."""
+
+
 def fact_embed(fact: str) -> discord.Embed:
-    """The reply for one fact."""
+    """The reply for one fact, shortened to what an embed can hold."""
+    if len(fact) > MAX_DESCRIPTION:
+        fact = fact[: MAX_DESCRIPTION - 1] + "…"
     return discord.Embed(title=EMBED_TITLE, description=fact, colour=EMBED_COLOUR)
 
 

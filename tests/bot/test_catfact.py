@@ -60,6 +60,7 @@ async def test_asks_for_json(client: CatFactClient, meowfacts: FakeMeowfacts) ->
         pytest.param(200, "<html>maintenance</html>", "text/html", id="200-html"),
         pytest.param(200, "{not json", "application/json", id="invalid-json"),
         pytest.param(200, '"just a string"', "application/json", id="json-string"),
+        pytest.param(200, "[" * 60_000, "application/json", id="absurd-nesting"),
     ],
 )
 async def test_error_responses_raise_catfact_error(

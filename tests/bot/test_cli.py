@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from pathlib import Path
 from unittest.mock import AsyncMock, MagicMock
 
@@ -9,7 +11,7 @@ import discord
 import pytest
 
 from bot import cli
-from bot.cli import ExitCode, connect
+from bot.cli import ExitCode, connect, run_until_signalled
 from bot.core import CatFactBot
 from bot.settings import Settings
 
@@ -58,3 +60,47 @@ def test_main_connects_when_a_token_is_set(monkeypatch: pytest.MonkeyPatch, tmp_
     assert cli.main([]) == ExitCode.OK
     cli.connect.assert_called_once()  # type: ignore[attr-defined]
     assert cli.connect.call_args.args[1] == TOKEN  # type: ignore[attr-defined]
+
+
+def raise_soon(sig: signal.Signals) -> None:
+    """Deliver ``sig`` to this process once the running loop gets to it."""
+    asyncio.get_running_loop().call_soon(signal.raise_signal, sig)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_bot_and_closes_its_session(
+    sig: signal.Signals, monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
+    bots: list[CatFactBot] = []
+
+    async def connected(self: CatFactBot, token: str) -> None:
+        # What start() does up to being connected: run setup_hook, then wait for events.
+        bots.append(self)
+        await self.setup_hook()
+        raise_soon(sig)
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(CatFactBot, "start", connected)
+    assert run_until_signalled(connect(settings, TOKEN)) == ExitCode.OK
+    [bot] = bots
+    assert bot.is_closed()
+    assert bot._session is not None
+    assert bot._session.closed
+
+
+def test_a_second_signal_does_not_interrupt_the_clean_up() -> None:
+    cleaned_up = False
+
+    async def service() -> None:
+        nonlocal cleaned_up
+        raise_soon(signal.SIGTERM)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            raise_soon(signal.SIGTERM)  # an impatient operator presses again
+            for _ in range(10):  # plenty of loop turns for the signal to be handled
+                await asyncio.sleep(0)
+            cleaned_up = True
+
+    assert run_until_signalled(service()) == ExitCode.OK
+    assert cleaned_up

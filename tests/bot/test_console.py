@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,7 +15,7 @@ from pathlib import Path
 import discord
 import pytest
 
-from bot.console import PROMPT, read_lines, render, run_console
+from bot.console import MAX_LINE_LENGTH, PROMPT, read_lines, render, run_console
 from bot.settings import Settings
 from tests.fakes import FACTS, FakeMeowfacts, refused_url
 
@@ -59,16 +59,20 @@ async def collect(lines: AsyncIterator[str]) -> list[str]:
 
 @pytest.fixture
 def pipe() -> Iterator[tuple[int, int]]:
+    """A pipe; the test hands the write end to :func:`feed`, which closes it."""
     read_fd, write_fd = os.pipe()
     yield read_fd, write_fd
-    for fd in (read_fd, write_fd):
-        with contextlib.suppress(OSError):  # the test may have closed it already
-            os.close(fd)
+    os.close(read_fd)
 
 
 def feed(write_fd: int, data: bytes) -> None:
-    os.write(write_fd, data)
-    os.close(write_fd)
+    """Write ``data`` and close the pipe, from a thread: a pipe holds only 64 KiB until read."""
+
+    def write() -> None:
+        with os.fdopen(write_fd, "wb") as pipe_end:
+            pipe_end.write(data)
+
+    threading.Thread(target=write, daemon=True).start()
 
 
 class TestReadLines:
@@ -79,6 +83,21 @@ class TestReadLines:
     async def test_bad_utf8_becomes_replacement_characters(self, pipe: tuple[int, int]) -> None:
         feed(pipe[1], b"caf\xc3\xa9 \xff\n")
         assert await collect(read_lines(pipe[0])) == ["café \N{REPLACEMENT CHARACTER}"]
+
+    async def test_a_line_over_the_limit_is_cut_and_the_next_line_kept(
+        self, pipe: tuple[int, int]
+    ) -> None:
+        feed(pipe[1], b"!add " + b"1" * 200_000 + b"\n!add 1 1\n")
+        lines = await collect(read_lines(pipe[0], max_length=100))
+        assert lines == ["!add " + "1" * 95, "!add 1 1"]
+
+    async def test_a_multibyte_character_split_across_reads_survives(
+        self, pipe: tuple[int, int]
+    ) -> None:
+        data = "é".encode() * 40_000  # 80,000 bytes: more than one 64 KiB read
+        feed(pipe[1], data)
+        [line] = await collect(read_lines(pipe[0]))
+        assert line == "é" * MAX_LINE_LENGTH
 
     async def test_empty_input_gives_no_lines(self, pipe: tuple[int, int]) -> None:
         feed(pipe[1], b"")
@@ -165,6 +184,11 @@ class TestFromOutside:
         assert result.stdout == "3\n-2\n"
         assert result.stderr == ""
 
+    def test_an_unknown_option_exits_with_code_2(self, tmp_path: Path) -> None:
+        result = run_bot("--bogus", cwd=tmp_path)
+        assert result.returncode == 2
+        assert "unrecognized arguments: --bogus" in result.stderr
+
     def test_no_token_exits_with_one_line_naming_the_fix(self, tmp_path: Path) -> None:
         result = run_bot(cwd=tmp_path)
         assert result.returncode == 3
@@ -194,7 +218,8 @@ class TestFromOutside:
         result = run_bot("--console", stdin="?add 2 2\n!add 2 2\n", cwd=tmp_path)
         assert result.stdout == "4\n"
 
-    def test_sigterm_closes_the_console_cleanly(self, tmp_path: Path) -> None:
+    @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+    def test_a_signal_closes_the_console_cleanly(self, tmp_path: Path, sig: signal.Signals) -> None:
         process = subprocess.Popen(
             [sys.executable, "-m", "bot", "--console"],
             stdin=subprocess.PIPE,
@@ -210,7 +235,7 @@ class TestFromOutside:
         process.stdin.flush()
         assert process.stdout.readline() == "42\n"  # the bot is up and waiting for more input
         started = time.monotonic()
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(sig)
         _, stderr = process.communicate(timeout=10)
         assert process.returncode == 0
         assert time.monotonic() - started < 5

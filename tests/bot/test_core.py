@@ -81,12 +81,6 @@ async def test_setup_hook_creates_one_session_and_close_closes_it(settings: Sett
     assert session.closed
 
 
-async def test_every_cog_shares_the_one_client(bot: CatFactBot) -> None:
-    for cog in bot.cogs.values():
-        assert getattr(cog, "bot", bot) is bot
-    assert bot.catfacts is bot.catfacts
-
-
 async def test_a_client_handed_in_is_used_and_left_to_its_owner(settings: Settings) -> None:
     client = AsyncMock(spec=CatFactClient)
     bot = CatFactBot(settings, catfacts=client, extensions=[])

@@ -10,7 +10,7 @@ import re
 from fractions import Fraction
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.operands import (
@@ -99,20 +99,29 @@ def test_sum_and_difference_are_exact(tokens: list[str]) -> None:
     assert Fraction(format_number(subtract(numbers))) == fractions[0] - sum(fractions[1:])
 
 
-# The longest numbers allowed: up to 24 digits either side of the point, a sign, 50 characters.
-digits = st.text(alphabet="0123456789", min_size=1, max_size=24)
-longest_numbers = st.builds(
-    lambda sign, whole, fraction: f"{sign}{whole}.{fraction}",
-    st.sampled_from(["", "-"]),
-    digits,
-    digits,
+# The longest numbers allowed: exactly 50 characters, the point anywhere inside.
+longest_numbers = st.integers(min_value=1, max_value=MAX_OPERAND_LENGTH - 2).flatmap(
+    lambda whole: st.builds(
+        lambda a, b: f"{a}.{b}",
+        st.text(alphabet="0123456789", min_size=whole, max_size=whole),
+        st.text(
+            alphabet="0123456789",
+            min_size=MAX_OPERAND_LENGTH - 1 - whole,
+            max_size=MAX_OPERAND_LENGTH - 1 - whole,
+        ),
+    )
 )
 
 
+@settings(max_examples=50)  # each example is 25 numbers of 50 digits
 @given(st.lists(longest_numbers, min_size=MAX_OPERANDS, max_size=MAX_OPERANDS))
+@example(["9" * MAX_OPERAND_LENGTH] * (MAX_OPERANDS - 1) + ["." + "9" * (MAX_OPERAND_LENGTH - 1)])
+@example(["9" * (MAX_OPERAND_LENGTH - 2) + ".9", "0." + "0" * 47 + "1"] * 12 + ["1"])
 def test_the_largest_inputs_stay_exact(tokens: list[str]) -> None:
-    total = add(parse_operands(" ".join(tokens)))
-    assert Fraction(format_number(total)) == sum(Fraction(token) for token in tokens)
+    numbers = parse_operands(" ".join(tokens))
+    fractions = [Fraction(token) for token in tokens]
+    assert Fraction(format_number(add(numbers))) == sum(fractions)
+    assert Fraction(format_number(subtract(numbers))) == fractions[0] - sum(fractions[1:])
 
 
 @given(st.text(max_size=300))
@@ -123,11 +132,19 @@ def test_the_largest_inputs_stay_exact(tokens: list[str]) -> None:
 @example("\N{ARABIC-INDIC DIGIT ONE} 2")
 @example("\N{MINUS SIGN}1 2")
 def test_any_text_gives_an_exact_result_or_an_operand_error(text: str) -> None:
+    error: OperandError | None = None
     try:
         numbers = parse_operands(text)
-    except OperandError as error:  # the one exception allowed, and it names a known problem
-        problem = error.problem
-        assert problem in Problem
+    except OperandError as caught:  # the one exception allowed
+        error = caught
+    if error is not None:  # ... and it points at the culprit
+        tokens = text.split()
+        if error.problem in {Problem.NOT_A_NUMBER, Problem.NOT_FINITE, Problem.TOO_LONG}:
+            assert error.token in tokens
+        elif error.problem is Problem.TOO_FEW:
+            assert len(tokens) < 2
+        else:
+            assert len(tokens) > MAX_OPERANDS
         return
     tokens = [token.replace("\N{MINUS SIGN}", "-") for token in text.split()]
     assert all(re.fullmatch(r"[+-]?[0-9.]+", token) for token in tokens)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-from unittest.mock import AsyncMock
+from unittest.mock import AsyncMock, MagicMock
 
 import discord
 import discord.ext.test as dpytest
@@ -14,20 +13,22 @@ from discord.ext import commands
 from bot.core import CatFactBot
 
 
+def app_command(name: str) -> MagicMock:
+    """What Discord answers for one synced command (only the name is read)."""
+    command = MagicMock(spec=app_commands.AppCommand)
+    command.name = name
+    return command
+
+
 @pytest.fixture
 def tree_sync(bot: CatFactBot, monkeypatch: pytest.MonkeyPatch) -> AsyncMock:
-    """Discord's side of syncing (an HTTP call dpytest cannot simulate), recorded instead."""
-    synced: list[app_commands.Command[Any, ..., Any]] = [
-        app_commands.Command(name=name, description="d", callback=_noop)
-        for name in ("add", "catfact", "sub")
-    ]
-    fake = AsyncMock(return_value=synced)
+    """Discord's side of syncing (an HTTP call dpytest cannot simulate), recorded instead.
+
+    It answers in tree order, which is not alphabetical, like Discord.
+    """
+    fake = AsyncMock(return_value=[app_command(name) for name in ("sub", "catfact", "add")])
     monkeypatch.setattr(bot.tree, "sync", fake)
     return fake
-
-
-async def _noop(interaction: discord.Interaction) -> None:
-    """A callback for the stand-in commands that the fake sync returns."""
 
 
 async def test_owner_syncs_globally(
@@ -52,7 +53,7 @@ async def test_owner_syncs_to_the_current_server(
         .message()
         .content("Synced 3 slash commands to this server: /add, /catfact, /sub.")
     )
-    assert {c.name for c in bot.tree.get_commands(guild=owner.guild)} >= {"add", "sub", "catfact"}
+    assert {c.name for c in bot.tree.get_commands(guild=owner.guild)} == {"add", "sub", "catfact"}
 
 
 async def test_anyone_else_is_refused(
@@ -71,7 +72,7 @@ async def test_an_unknown_scope_is_explained(
         await dpytest.message("!sync everywhere", member=owner)
     tree_sync.assert_not_awaited()
     reply = dpytest.get_message().content
-    assert reply.endswith("Usage: `!sync [global|guild]`")
+    assert reply.endswith("Usage: `!sync [global|guild|clear]`")
 
 
 async def test_guild_sync_in_a_direct_message_is_explained(
@@ -82,3 +83,27 @@ async def test_guild_sync_in_a_direct_message_is_explained(
         await dpytest.message("!sync guild", channel=dm, member=owner)
     tree_sync.assert_not_awaited()
     assert dpytest.verify().message().content("You can't use `!sync` here.")
+
+
+async def test_owner_clears_the_server_copies(
+    bot: CatFactBot, owner: discord.Member, tree_sync: AsyncMock
+) -> None:
+    await dpytest.message("!sync guild", member=owner)
+    tree_sync.return_value = []
+    await dpytest.message("!sync clear", member=owner)
+    assert bot.tree.get_commands(guild=owner.guild) == []
+    assert tree_sync.await_args_list[-1].kwargs == {"guild": owner.guild}
+    assert (
+        dpytest.get_message().content
+        == "Synced 3 slash commands to this server: /add, /catfact, /sub."
+    )
+    assert dpytest.get_message().content == "Synced 0 slash commands to this server."
+
+
+async def test_help_shows_sync_to_the_owner_only(
+    bot: CatFactBot, owner: discord.Member, alice: discord.Member
+) -> None:
+    await dpytest.message("!help sync", member=owner)
+    assert "!sync [global|guild|clear]" in dpytest.get_message().content
+    await dpytest.message("!help sync", member=alice)
+    assert dpytest.verify().message().content("There is no command called `sync`.")

@@ -8,6 +8,7 @@ import pytest
 from discord.ext import commands
 
 from bot.core import CatFactBot
+from bot.error_handler import ErrorHandler
 from bot.settings import Settings
 from tests.fakes import FakeMeowfacts, call_slash, interaction_context
 
@@ -128,6 +129,34 @@ async def test_help_lists_every_command_with_one_line(bot: CatFactBot) -> None:
     assert "sync" not in text  # owner-only, hidden from everyone else
 
 
+async def test_commands_are_not_case_sensitive(bot: CatFactBot) -> None:
+    await dpytest.message("!ADD 1 2")
+    assert dpytest.verify().message().content("3")
+
+
+@pytest.mark.parametrize("name", ["ErrorHandler", "Admin"])
+async def test_help_does_not_describe_internals(bot: CatFactBot, name: str) -> None:
+    await dpytest.message(f"!help {name}")
+    assert dpytest.verify().message().content(f"There is no command called `{name}`.")
+
+
+async def test_help_for_a_category_lists_its_commands(bot: CatFactBot) -> None:
+    await dpytest.message("!help Arithmetic")
+    text = dpytest.get_message().content
+    assert "Exact decimal arithmetic: 0.1 + 0.2 is 0.3 here." in text
+    assert "sub Subtract the rest from the first number" in text
+
+
+async def test_help_for_a_subcommand_that_does_not_exist(bot: CatFactBot) -> None:
+    await dpytest.message("!help add @everyone")
+    assert dpytest.verify().message().content("`add` has no subcommand called `@\u200beveryone`.")
+
+
+async def test_help_for_a_long_unknown_name_stays_short(bot: CatFactBot) -> None:
+    await dpytest.message("!help " + "x" * 1994)
+    assert dpytest.verify().message().content(f"There is no command called `{'x' * 20}…`.")
+
+
 async def test_unknown_commands_are_ignored(bot: CatFactBot) -> None:
     with pytest.raises(commands.CommandNotFound):
         await dpytest.message("!multiply 2 3")
@@ -147,6 +176,18 @@ async def test_slash_callbacks_answer_through_the_interaction_context(
     ctx = interaction_context()
     await call_slash(bot, name, ctx, numbers=numbers)
     ctx.send.assert_awaited_once_with(reply)
+
+
+async def test_slash_errors_show_the_slash_usage(bot: CatFactBot) -> None:
+    ctx = interaction_context()
+    ctx.command = bot.get_command("add")
+    ctx.clean_prefix = "/"
+    handler = bot.get_cog("ErrorHandler")
+    assert isinstance(handler, ErrorHandler)
+    with pytest.raises(commands.BadArgument) as caught:
+        await call_slash(bot, "add", ctx, numbers="two 3")
+    await handler.on_command_error(ctx, caught.value)  # what discord.py dispatches next
+    ctx.send.assert_awaited_once_with("`two` isn't a number. Usage: `/add numbers: 2 3`")
 
 
 @pytest.mark.parametrize("name", ["add", "sub"])

@@ -82,6 +82,17 @@ async def test_fact_text_cannot_ping_anyone(
     assert sent_payloads[-1]["allowed_mentions"] == {"parse": []}
 
 
+async def test_a_fact_too_long_for_an_embed_is_shortened(
+    mocked_bot: CatFactBot, fake_catfacts: AsyncMock
+) -> None:
+    fake_catfacts.get_fact.return_value = "purr " * 2000
+    await dpytest.message("!catfact")
+    description = dpytest.get_embed().description
+    assert description is not None
+    assert len(description) == 4096
+    assert description.endswith("…")
+
+
 # --- The cog with AsyncMock standing in for the network client ---------------------------------
 
 
