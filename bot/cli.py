@@ -140,13 +140,10 @@ def run_until_signalled(coro: Coroutine[Any, Any, int | None]) -> int:
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         assert task is not None
-        stopping = False
 
         def stop() -> None:
             # Only the first signal cancels: a second one must not interrupt the clean-up.
-            nonlocal stopping
-            if not stopping:
-                stopping = True
+            if not task.cancelling():
                 task.cancel()
 
         signals = (signal.SIGINT, signal.SIGTERM)

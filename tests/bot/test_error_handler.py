@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from unittest.mock import AsyncMock, MagicMock
+from unittest.mock import MagicMock
 
 import discord
 import pytest
@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot.catfact import CatFactError
 from bot.core import CatFactBot
 from bot.error_handler import CATFACT_UNAVAILABLE, ErrorHandler, echo, unwrap
+from tests.fakes import interaction_context
 
 
 async def _callback(interaction: discord.Interaction) -> None:
@@ -48,10 +49,9 @@ def test_echo_quotes_and_shortens_user_input(token: str, shown: str) -> None:
 
 
 def slash_context(bot: CatFactBot) -> MagicMock:
-    ctx = MagicMock(spec=commands.Context)
+    ctx = interaction_context()
     ctx.clean_prefix = "/"
     ctx.command = bot.get_command("catfact")
-    ctx.send = AsyncMock()
     return ctx
 
 
