@@ -20,12 +20,21 @@ from bot import __version__
 from bot.catfact import CatFactClient
 from bot.error_handler import ErrorHandler
 from bot.help import BotHelp
+from bot.providers import PROVIDERS
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SESSION_TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5)
 """A ceiling for any request on the shared session; the cat-fact client sets a tighter one."""
+
+# The one connection pool of the process. The fact buffer makes requests rare and single-flight
+# makes them sequential, so one kept-alive connection per host serves every command; the limits
+# only cap what a misbehaving caller could open. DNS answers are cached for five minutes.
+CONNECTION_LIMIT = 20
+CONNECTIONS_PER_HOST = 4
+DNS_CACHE_SECONDS = 300
+KEEPALIVE_SECONDS = 60.0
 
 USER_AGENT = f"catfact-bot/{__version__} (+aiohttp {aiohttp.__version__})"
 
@@ -103,14 +112,22 @@ class CatFactBot(commands.Bot):
         """Create the shared session and client, then load the error handler and extensions."""
         if self._catfacts is None:
             self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=CONNECTION_LIMIT,
+                    limit_per_host=CONNECTIONS_PER_HOST,
+                    ttl_dns_cache=DNS_CACHE_SECONDS,
+                    keepalive_timeout=KEEPALIVE_SECONDS,
+                ),
                 timeout=SESSION_TIMEOUT,
                 headers={"User-Agent": USER_AGENT},
             )
             self._catfacts = CatFactClient(
                 self._session,
-                self.settings.catfact_api_url,
-                timeout=self.settings.catfact_timeout,
+                [PROVIDERS[name](url) for name, url in self.settings.provider_urls()],
+                budget=self.settings.catfact_timeout,
+                batch_size=self.settings.catfact_batch_size,
             )
+            self._catfacts.prefetch()  # the first !catfact should not wait either
         await self.add_cog(ErrorHandler(self))
         names = self._extensions if self._extensions is not None else discover_extensions()
         for name in names:
@@ -123,9 +140,11 @@ class CatFactBot(commands.Bot):
                 log.info("loaded extension %s", name)
 
     async def close(self) -> None:
-        """Shut discord.py down first (it may still use the session), then the session."""
+        """Shut discord.py down first (it may still use the session), then the client we built
+        (stopping its background refill) and the session."""
         try:
             await super().close()
         finally:
             if self._session is not None and not self._session.closed:
+                await self.catfacts.aclose()
                 await self._session.close()

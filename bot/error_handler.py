@@ -9,20 +9,20 @@ All user-facing wording of failures lives here; cogs only raise. Errors are hand
 4. Other user-input errors (a missing or unparsable argument): the problem plus the usage.
 5. ``NotOwner``: owner-only commands say so instead of failing silently.
 6. Other failed checks (for example a command that cannot be used in DMs).
-7. :class:`~bot.catfact.CatFactError`: the fact API is unavailable; a friendly "try later".
+7. ``CommandOnCooldown``: when the command can be used again, in whole seconds.
 8. Anything else: logged with its traceback and answered with a generic apology, never silence.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.catfact import CatFactError
 from bot.operands import MAX_OPERAND_LENGTH, MAX_OPERANDS, OperandError, Problem
 
 if TYPE_CHECKING:
@@ -30,10 +30,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CATFACT_UNAVAILABLE = "Sorry, I couldn't fetch a cat fact right now. Please try again in a moment."
 UNEXPECTED = "Sorry, something went wrong on my side. It has been logged."
 NOT_OWNER = "Only the bot's owner can use `{command}`."
 CHECK_FAILED = "You can't use `{command}` here."
+ON_COOLDOWN = "Easy there! You can use `{command}` again in {seconds} s."
 _ECHO_LENGTH = 20
 
 _WRAPPERS = (
@@ -133,8 +133,7 @@ class ErrorHandler(commands.Cog):
             return NOT_OWNER.format(command=command)
         if isinstance(error, commands.CheckFailure):
             return CHECK_FAILED.format(command=command)
-        if isinstance(error, CatFactError):
-            log.warning("cat fact unavailable: %s", error)
-            return CATFACT_UNAVAILABLE
+        if isinstance(error, commands.CommandOnCooldown):
+            return ON_COOLDOWN.format(command=command, seconds=math.ceil(error.retry_after))
         log.error("unexpected error in %s", command, exc_info=error)
         return UNEXPECTED

@@ -14,10 +14,21 @@ from dataclasses import dataclass, field
 
 import yarl
 
+from bot.providers import DEFAULT_MEOWFACTS_URL, DEFAULT_URLS, PROVIDERS
+
 DEFAULT_PREFIX = "!"
-DEFAULT_CATFACT_API_URL = "https://meowfacts.herokuapp.com/"
-DEFAULT_CATFACT_TIMEOUT = 4.0
+DEFAULT_CATFACT_API_URL = DEFAULT_MEOWFACTS_URL
+DEFAULT_CATFACT_TIMEOUT = 3.0
 CATFACT_TIMEOUT_RANGE = (0.1, 30.0)
+DEFAULT_CATFACT_PROVIDERS: tuple[tuple[str, str | None], ...] = (
+    ("meowfacts", None),
+    ("catfact.ninja", None),
+)
+DEFAULT_CATFACT_BATCH_SIZE = 50
+CATFACT_BATCH_SIZE_RANGE = (1, 100)
+DEFAULT_CATFACT_COOLDOWN = 3.0
+CATFACT_COOLDOWN_RANGE = (0.0, 3600.0)
+NO_PROVIDERS = "none"
 
 MAX_PREFIX_LENGTH = 5
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -38,7 +49,14 @@ class Settings:
     discord_token: str | None = field(default=None, repr=False)
     command_prefix: str = DEFAULT_PREFIX
     catfact_api_url: str = DEFAULT_CATFACT_API_URL
+    """Where the ``meowfacts`` provider is, unless ``CATFACT_PROVIDERS`` names a URL for it."""
     catfact_timeout: float = DEFAULT_CATFACT_TIMEOUT
+    """The longest a user waits on the network before an offline fact answers."""
+    catfact_providers: tuple[tuple[str, str | None], ...] = DEFAULT_CATFACT_PROVIDERS
+    """``(name, url)`` in failover order; a None URL means the provider's usual address."""
+    catfact_batch_size: int = DEFAULT_CATFACT_BATCH_SIZE
+    catfact_cooldown: float = DEFAULT_CATFACT_COOLDOWN
+    """Seconds a user waits between two ``!catfact``; 0 turns the cooldown off."""
     log_level: str | None = None
 
     @classmethod
@@ -57,8 +75,16 @@ class Settings:
             command_prefix=_check_prefix(get("COMMAND_PREFIX") or DEFAULT_PREFIX),
             catfact_api_url=_check_url(get("CATFACT_API_URL") or DEFAULT_CATFACT_API_URL),
             catfact_timeout=_check_timeout(get("CATFACT_TIMEOUT")),
+            catfact_providers=_check_providers(get("CATFACT_PROVIDERS")),
+            catfact_batch_size=_check_batch_size(get("CATFACT_BATCH_SIZE")),
+            catfact_cooldown=_check_cooldown(get("CATFACT_COOLDOWN")),
             log_level=_check_log_level(get("LOG_LEVEL")),
         )
+
+    def provider_urls(self) -> list[tuple[str, str]]:
+        """Each configured provider's name and URL, in failover order."""
+        defaults = {**DEFAULT_URLS, "meowfacts": self.catfact_api_url}
+        return [(name, url or defaults[name]) for name, url in self.catfact_providers]
 
     def log_level_number_for(self, *, console: bool) -> int:
         """The logging level: :attr:`log_level` if set, else INFO, or ERROR in the console.
@@ -101,29 +127,74 @@ def _check_prefix(prefix: str) -> str:
     return prefix
 
 
-def _check_url(url: str) -> str:
+def _check_url(url: str, *, variable: str = "CATFACT_API_URL") -> str:
     try:
         parsed = yarl.URL(url)
     except (TypeError, ValueError):
         parsed = None
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
-        raise SettingsError(f"CATFACT_API_URL must be an http(s) URL, got {url!r}")
+        raise SettingsError(f"{variable} must be an http(s) URL, got {url!r:.80}")
     return url
 
 
-def _check_timeout(raw: str | None) -> float:
+def _check_seconds(
+    name: str, raw: str | None, default: float, limits: tuple[float, float]
+) -> float:
     if raw is None:
-        return DEFAULT_CATFACT_TIMEOUT
-    low, high = CATFACT_TIMEOUT_RANGE
+        return default
+    low, high = limits
     try:
         seconds = float(raw)
     except ValueError:
         seconds = float("nan")
     if not low <= seconds <= high:  # also rejects NaN
         raise SettingsError(
-            f"CATFACT_TIMEOUT must be a number of seconds from {low:g} to {high:g}, got {raw!r}"
+            f"{name} must be a number of seconds from {low:g} to {high:g}, got {raw!r:.40}"
         )
     return seconds
+
+
+def _check_timeout(raw: str | None) -> float:
+    return _check_seconds("CATFACT_TIMEOUT", raw, DEFAULT_CATFACT_TIMEOUT, CATFACT_TIMEOUT_RANGE)
+
+
+def _check_cooldown(raw: str | None) -> float:
+    return _check_seconds("CATFACT_COOLDOWN", raw, DEFAULT_CATFACT_COOLDOWN, CATFACT_COOLDOWN_RANGE)
+
+
+def _check_batch_size(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_CATFACT_BATCH_SIZE
+    low, high = CATFACT_BATCH_SIZE_RANGE
+    size = int(raw) if raw.isascii() and raw.isdecimal() else -1
+    if not low <= size <= high:
+        raise SettingsError(
+            f"CATFACT_BATCH_SIZE must be a whole number from {low} to {high}, got {raw!r:.40}"
+        )
+    return size
+
+
+def _check_providers(raw: str | None) -> tuple[tuple[str, str | None], ...]:
+    """``meowfacts,catfact.ninja`` or ``name=url`` items, in failover order; ``none`` for none."""
+    if raw is None:
+        return DEFAULT_CATFACT_PROVIDERS
+    if raw.lower() == NO_PROVIDERS:
+        return ()
+    providers: dict[str, str | None] = {}
+    for item in raw.split(","):
+        name, _, url = (part.strip() for part in item.partition("="))
+        if name not in PROVIDERS:
+            known = ", ".join(PROVIDERS)
+            raise SettingsError(
+                f"CATFACT_PROVIDERS: unknown provider {name!r:.40}; use a comma-separated list "
+                f"of {known} (each optionally =URL), or {NO_PROVIDERS}"
+            )
+        if name in providers:
+            raise SettingsError(f"CATFACT_PROVIDERS names {name} twice")
+        if url:
+            _check_url(url, variable=f"CATFACT_PROVIDERS ({name})")
+        providers[name] = url or None
+    return tuple(providers.items())
 
 
 def _check_log_level(level: str | None) -> str | None:

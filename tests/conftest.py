@@ -12,11 +12,11 @@ import discord.ext.test as dpytest
 import pytest
 import pytest_asyncio
 
-from bot.catfact import CatFactClient
+from bot.catfact import CatFactClient, Fact
 from bot.console import close_simulated, simulated_intents, start_simulated
 from bot.core import CatFactBot
 from bot.settings import Settings
-from tests.fakes import FakeMeowfacts
+from tests.fakes import FakeCatfactNinja, FakeClock, FakeMeowfacts
 
 
 @pytest_asyncio.fixture
@@ -29,6 +29,21 @@ async def meowfacts() -> AsyncIterator[FakeMeowfacts]:
 
 
 @pytest_asyncio.fixture
+async def ninja() -> AsyncIterator[FakeCatfactNinja]:
+    """A local catfact.ninja server (the second provider), closed after the test."""
+    server = FakeCatfactNinja()
+    await server.start()
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock that tests move by hand; its ``sleep`` returns at once."""
+    return FakeClock()
+
+
+@pytest_asyncio.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     """An HTTP session for client tests, closed after the test."""
     async with aiohttp.ClientSession() as client_session:
@@ -37,8 +52,14 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 @pytest.fixture
 def settings(meowfacts: FakeMeowfacts) -> Settings:
-    """Settings that point the bot at the local fake upstream, with a short fact timeout."""
-    return Settings(catfact_api_url=meowfacts.url, catfact_timeout=0.5)
+    """Settings that point the bot at the local fake meowfacts only, with a short time budget
+    and no cooldown (tests send many commands as one user; the cooldown has its own tests)."""
+    return Settings(
+        catfact_api_url=meowfacts.url,
+        catfact_timeout=0.5,
+        catfact_providers=(("meowfacts", None),),
+        catfact_cooldown=0,
+    )
 
 
 async def simulated_bot(settings: Settings, **options: Any) -> CatFactBot:
@@ -66,7 +87,9 @@ async def bot(settings: Settings) -> AsyncIterator[CatFactBot]:
 def fake_catfacts() -> AsyncMock:
     """A stand-in for the cat-fact client; ``spec`` makes a misspelt method fail the test."""
     client = AsyncMock(spec=CatFactClient)
-    client.get_fact.return_value = "Cats have whiskers on the backs of their front legs."
+    client.get_fact.return_value = Fact(
+        "Cats have whiskers on the backs of their front legs.", "meowfacts"
+    )
     return client
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar
 from unittest.mock import AsyncMock, MagicMock
 
 import discord
@@ -18,34 +19,48 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from discord.ext import commands
 
+from bot.catfact import CatFactClient
+
 CHUNKED_OVERHEAD = len(b'{"data": [""]}')
-"""Bytes of JSON around the fact in :meth:`FakeMeowfacts.chunked`."""
+"""Bytes of JSON around the fact in :meth:`FakeProvider.chunked`."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 FACTS = [
     "Cats spend a large part of each day grooming.",
     "A group of kittens is called a kindle.",
+    *(f"Test fact number {n}." for n in range(2, 200)),
 ]
+"""What the fake meowfacts serves, in order, ``count`` at a time (wrapping around)."""
+
+NINJA_FACT = "The fake catfact.ninja knows exactly one fact."
 
 
-class FakeMeowfacts:
-    """A meowfacts stand-in on a free loopback port. Set :attr:`handler` to choose the answer.
+class FakeProvider:
+    """A cat-fact API stand-in on a free loopback port. Set :attr:`handler` to choose the answer.
 
-    By default it answers like meowfacts: ``{"data": ["<fact>"]}``. :attr:`requests` counts what
-    reached it, so tests can assert how many upstream calls a command made.
+    :attr:`requests` counts what reached it and :attr:`connections` the distinct TCP connections
+    they came on, so tests can assert how many upstream calls a command made.
     """
 
+    path: ClassVar[str] = "/"
+
     def __init__(self) -> None:
-        self.handler: Handler = self.json({"data": [FACTS[0]]})
+        self.handler: Handler = self.default()
         self.requests = 0
+        self.connections: set[object] = set()
         self.release = asyncio.Event()
         app = web.Application()
-        app.router.add_get("/", self._handle)
+        app.router.add_get(self.path, self._handle)
         self.server = TestServer(app, host="127.0.0.1")
+
+    def default(self) -> Handler:
+        """The healthy answer."""
+        raise NotImplementedError
 
     @property
     def url(self) -> str:
+        """The provider's base URL (what settings and providers are given)."""
         return str(self.server.make_url("/"))
 
     async def start(self) -> None:
@@ -57,23 +72,47 @@ class FakeMeowfacts:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.requests += 1
+        assert request.transport is not None
+        self.connections.add(request.transport.get_extra_info("peername"))
         return await self.handler(request)
 
     # Canned behaviours -------------------------------------------------------------------------
 
     @staticmethod
-    def json(payload: object, status: int = 200) -> Handler:
+    def json(payload: object, status: int = 200, headers: dict[str, str] | None = None) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
             return web.Response(
-                status=status, text=json.dumps(payload), content_type="application/json"
+                status=status,
+                text=json.dumps(payload),
+                content_type="application/json",
+                headers=headers,
             )
 
         return handler
 
     @staticmethod
-    def body(text: str, *, status: int = 200, content_type: str = "text/html") -> Handler:
+    def body(
+        text: str,
+        *,
+        status: int = 200,
+        content_type: str = "text/html",
+        headers: dict[str, str] | None = None,
+    ) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
-            return web.Response(status=status, text=text, content_type=content_type)
+            return web.Response(
+                status=status, text=text, content_type=content_type, headers=headers
+            )
+
+        return handler
+
+    @staticmethod
+    def sequence(*handlers: Handler) -> Handler:
+        """Answer the n-th request with the n-th handler; the last one answers from then on."""
+        queue = list(handlers)
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            current = queue.pop(0) if len(queue) > 1 else queue[0]
+            return await current(request)
 
         return handler
 
@@ -142,3 +181,59 @@ async def call_slash(bot: commands.Bot, name: str, ctx: MagicMock, **options: An
     assert command is not None, f"no command {name!r}"
     callback: Any = command.callback
     await callback(command.cog, ctx, **options)
+
+
+class FakeMeowfacts(FakeProvider):
+    """Answers like meowfacts: ``GET /?count=N`` gives N of :data:`FACTS` as ``{"data": [...]}``."""
+
+    def default(self) -> Handler:
+        served = 0
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            nonlocal served
+            count = int(request.query.get("count", "1"))
+            facts = [FACTS[(served + n) % len(FACTS)] for n in range(count)]
+            served += count
+            return web.json_response({"data": facts})
+
+        return handler
+
+
+class FakeCatfactNinja(FakeProvider):
+    """Answers like catfact.ninja: ``GET /fact`` gives ``{"fact": ..., "length": ...}``."""
+
+    path: ClassVar[str] = "/fact"
+
+    def default(self) -> Handler:
+        return self.json({"fact": NINJA_FACT, "length": len(NINJA_FACT)})
+
+
+class FakeClock:
+    """Time that tests move by hand: real monotonic time plus whatever was "slept".
+
+    Pass ``clock`` as the clock and :meth:`sleep` as the sleep function: a backoff of 2 s then
+    costs nothing, yet everything that reads the clock sees 2 s pass. :attr:`slept` records each
+    sleep, so tests can check the backoff schedule.
+    """
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.advance(seconds)
+        await asyncio.sleep(0)  # still yield, as a real sleep would
+
+
+async def refilled(client: CatFactClient) -> bool:
+    """Start (or join) the client's refill and wait for it; True if it added facts."""
+    task = client.prefetch()
+    assert task is not None, "every provider is cooling down"
+    return await task

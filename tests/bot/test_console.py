@@ -17,9 +17,15 @@ import pytest
 
 from bot.console import MAX_LINE_LENGTH, PROMPT, read_lines, render, run_console
 from bot.settings import Settings
+from cogs.catfact import OFFLINE_FOOTER
 from tests.fakes import FACTS, FakeMeowfacts, refused_url
 
 REPO = Path(__file__).resolve().parents[2]
+SETTINGS_VARIABLES = {
+    line.partition("=")[0]
+    for line in (REPO / ".env.example").read_text().splitlines()
+    if line[:1].isupper() and "=" in line
+}
 
 
 def message_with(
@@ -127,18 +133,20 @@ class TestConsoleInProcess:
         )
 
     async def test_errors_are_answered_and_the_console_goes_on(self) -> None:
-        settings = Settings(catfact_api_url=refused_url(), catfact_timeout=0.5)
+        settings = Settings(
+            catfact_api_url=refused_url(),
+            catfact_timeout=0.5,
+            catfact_providers=(("meowfacts", None),),
+        )
         out = await run_in_process(
             "!catfact\n!nosuchcommand\nhello\n!add x 1\n!add 2 2\n", settings
         )
         lines = out.splitlines()
-        assert (
-            lines[0]
-            == "Sorry, I couldn't fetch a cat fact right now. Please try again in a moment."
-        )
-        assert lines[1].startswith("`x` isn't a number.")
-        assert lines[2] == "4"
-        assert len(lines) == 3
+        assert lines[0].startswith("[\N{CAT FACE} Cat fact] ")
+        assert lines[1] == f"({OFFLINE_FOOTER})"
+        assert lines[2].startswith("`x` isn't a number.")
+        assert lines[3] == "4"
+        assert len(lines) == 4
 
     async def test_owner_commands_are_refused(self, settings: Settings) -> None:
         assert (
@@ -168,11 +176,10 @@ def run_bot(
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The current environment without any bot setting, plus ``extra``; the repo on the path."""
-    names = {"DISCORD_TOKEN", "COMMAND_PREFIX", "CATFACT_API_URL", "CATFACT_TIMEOUT", "LOG_LEVEL"}
-    env = {k: v for k, v in os.environ.items() if k not in names}
+    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
     env["PYTHONPATH"] = str(REPO)
     # Facts would go to the internet; point them at a closed local port instead.
-    env["CATFACT_API_URL"] = refused_url()
+    env["CATFACT_PROVIDERS"] = f"meowfacts={refused_url()}"
     env.update(extra or {})
     return env
 

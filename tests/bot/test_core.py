@@ -73,12 +73,21 @@ async def test_setup_hook_creates_one_session_and_close_closes_it(settings: Sett
     await bot.setup_hook()
     client = bot.catfacts
     assert isinstance(client, CatFactClient)
-    assert str(client.url) == settings.catfact_api_url
+    assert [(p.name, str(p.url)) for p in client.providers] == settings.provider_urls()
+    assert client.budget == settings.catfact_timeout
+    assert client.batch_size == settings.catfact_batch_size
     session = client._session
     assert isinstance(session, aiohttp.ClientSession)
     assert session.timeout.total is not None  # an explicit ceiling, never "wait forever"
+    connector = session.connector
+    assert isinstance(connector, aiohttp.TCPConnector)
+    assert (connector.limit, connector.limit_per_host) == (20, 4)
+    assert connector.use_dns_cache
+    prefetch = client._refill
+    assert prefetch is not None  # the buffer starts filling at once
     await bot.close()
     assert session.closed
+    assert prefetch.done()
 
 
 async def test_a_client_handed_in_is_used_and_left_to_its_owner(settings: Settings) -> None:

@@ -11,9 +11,8 @@ import pytest
 from discord import app_commands
 from discord.ext import commands
 
-from bot.catfact import CatFactError
 from bot.core import CatFactBot
-from bot.error_handler import CATFACT_UNAVAILABLE, ErrorHandler, echo, unwrap
+from bot.error_handler import UNEXPECTED, ErrorHandler, echo, unwrap
 from tests.fakes import interaction_context
 
 
@@ -27,7 +26,7 @@ APP_COMMAND: app_commands.Command[Any, ..., Any] = app_commands.Command(
 
 
 def test_unwrap_reaches_the_original_through_every_layer() -> None:
-    original = CatFactError("503")
+    original = RuntimeError("503")
     app_error = app_commands.CommandInvokeError(APP_COMMAND, original)
     wrapped = commands.HybridCommandError(app_error)
     assert unwrap(wrapped) is original
@@ -59,9 +58,9 @@ async def test_a_slash_invocation_error_is_unwrapped_and_answered(mocked_bot: Ca
     handler = mocked_bot.get_cog("ErrorHandler")
     assert isinstance(handler, ErrorHandler)
     ctx = slash_context(mocked_bot)
-    app_error = app_commands.CommandInvokeError(APP_COMMAND, CatFactError("timeout"))
+    app_error = app_commands.CommandInvokeError(APP_COMMAND, RuntimeError("bug"))
     await handler.on_command_error(ctx, commands.HybridCommandError(app_error))
-    ctx.send.assert_awaited_once_with(CATFACT_UNAVAILABLE)
+    ctx.send.assert_awaited_once_with(UNEXPECTED)
 
 
 async def test_a_reply_that_cannot_be_sent_is_logged_not_raised(
@@ -72,7 +71,7 @@ async def test_a_reply_that_cannot_be_sent_is_logged_not_raised(
     ctx = slash_context(mocked_bot)
     ctx.send.side_effect = discord.Forbidden(MagicMock(status=403, reason="Forbidden"), "no")
     with caplog.at_level(logging.WARNING, logger="bot.error_handler"):
-        await handler.on_command_error(ctx, commands.CommandInvokeError(CatFactError("down")))
+        await handler.on_command_error(ctx, commands.CommandInvokeError(RuntimeError("down")))
     assert any("could not send" in r.getMessage() for r in caplog.records)
 
 
@@ -84,3 +83,17 @@ async def test_other_check_failures_say_the_command_cannot_be_used_here(
     ctx = slash_context(mocked_bot)
     await handler.on_command_error(ctx, commands.NoPrivateMessage())
     ctx.send.assert_awaited_once_with("You can't use `/catfact` here.")
+
+
+@pytest.mark.parametrize(("retry_after", "seconds"), [(4.2, 5), (0.01, 1), (3.0, 3)])
+async def test_a_cooldown_says_when_to_try_again_in_whole_seconds(
+    mocked_bot: CatFactBot, retry_after: float, seconds: int
+) -> None:
+    handler = mocked_bot.get_cog("ErrorHandler")
+    assert isinstance(handler, ErrorHandler)
+    ctx = slash_context(mocked_bot)
+    cooldown = commands.Cooldown(1, 5)
+    await handler.on_command_error(
+        ctx, commands.CommandOnCooldown(cooldown, retry_after, commands.BucketType.user)
+    )
+    ctx.send.assert_awaited_once_with(f"Easy there! You can use `/catfact` again in {seconds} s.")

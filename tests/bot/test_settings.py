@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 
 import pytest
 
 from bot.settings import DEFAULT_CATFACT_API_URL, Settings, SettingsError
+
+ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
 
@@ -17,8 +20,27 @@ def test_defaults_need_no_environment_at_all() -> None:
     assert settings.discord_token is None
     assert settings.command_prefix == "!"
     assert settings.catfact_api_url == DEFAULT_CATFACT_API_URL
-    assert settings.catfact_timeout == 4.0
+    assert settings.catfact_timeout == 3.0
+    assert settings.catfact_cooldown == 3.0
+    assert settings.catfact_batch_size == 50
+    assert settings.provider_urls() == [
+        ("meowfacts", "https://meowfacts.herokuapp.com/"),
+        ("catfact.ninja", "https://catfact.ninja/"),
+    ]
     assert settings.log_level is None
+
+
+def test_every_variable_read_is_documented_in_env_example() -> None:
+    read: list[str] = []
+
+    class Recorder(dict[str, str]):
+        def get(self, key: str, default: object = None) -> str:
+            read.append(key)
+            return ""
+
+    Settings.from_env(Recorder())
+    documented = re.findall(r"^([A-Z_]+)=", ENV_EXAMPLE.read_text(), flags=re.MULTILINE)
+    assert sorted(read) == sorted(documented)
 
 
 def test_blank_values_mean_default() -> None:
@@ -33,6 +55,9 @@ def test_every_variable_is_read() -> None:
             "COMMAND_PREFIX": "?",
             "CATFACT_API_URL": "http://127.0.0.1:8080/facts",
             "CATFACT_TIMEOUT": "2.5",
+            "CATFACT_PROVIDERS": " catfact.ninja = http://127.0.0.1:9/ , meowfacts ",
+            "CATFACT_BATCH_SIZE": "20",
+            "CATFACT_COOLDOWN": "0",
             "LOG_LEVEL": "debug",
         }
     )
@@ -41,8 +66,21 @@ def test_every_variable_is_read() -> None:
         command_prefix="?",
         catfact_api_url="http://127.0.0.1:8080/facts",
         catfact_timeout=2.5,
+        catfact_providers=(("catfact.ninja", "http://127.0.0.1:9/"), ("meowfacts", None)),
+        catfact_batch_size=20,
+        catfact_cooldown=0,
         log_level="DEBUG",
     )
+    assert settings.provider_urls() == [
+        ("catfact.ninja", "http://127.0.0.1:9/"),
+        ("meowfacts", "http://127.0.0.1:8080/facts"),
+    ]
+
+
+@pytest.mark.parametrize("value", ["none", "NONE", " None "])
+def test_no_providers_means_offline_facts_only(value: str) -> None:
+    settings = Settings.from_env({"CATFACT_PROVIDERS": value})
+    assert settings.provider_urls() == []
 
 
 def test_the_token_never_shows_in_repr() -> None:
@@ -65,6 +103,16 @@ def test_the_token_never_shows_in_repr() -> None:
         ("CATFACT_TIMEOUT", "0", "from 0.1 to 30"),
         ("CATFACT_TIMEOUT", "31", "from 0.1 to 30"),
         ("CATFACT_TIMEOUT", "nan", "from 0.1 to 30"),
+        ("CATFACT_COOLDOWN", "-1", "CATFACT_COOLDOWN must be a number of seconds from 0 to 3600"),
+        ("CATFACT_COOLDOWN", "1e9", "from 0 to 3600"),
+        ("CATFACT_BATCH_SIZE", "0", "CATFACT_BATCH_SIZE must be a whole number from 1 to 100"),
+        ("CATFACT_BATCH_SIZE", "101", "from 1 to 100"),
+        ("CATFACT_BATCH_SIZE", "2.5", "from 1 to 100"),
+        ("CATFACT_BATCH_SIZE", "٣", "from 1 to 100"),
+        ("CATFACT_PROVIDERS", "meowfacts,dogfacts", "unknown provider 'dogfacts'"),
+        ("CATFACT_PROVIDERS", "meowfacts,", "unknown provider ''"),
+        ("CATFACT_PROVIDERS", "meowfacts,meowfacts=http://x/", "names meowfacts twice"),
+        ("CATFACT_PROVIDERS", "catfact.ninja=ftp://x/", "(catfact.ninja) must be an http(s) URL"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
     ],
 )

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from unittest.mock import AsyncMock, MagicMock
 
 import discord.ext.test as dpytest
 import pytest
+import pytest_asyncio
 from discord.ext import commands
 
-from bot.catfact import CatFactError
+from bot.catfact import Fact
+from bot.console import close_simulated
 from bot.core import CatFactBot
-from bot.error_handler import CATFACT_UNAVAILABLE, UNEXPECTED
-from cogs.catfact import EMBED_TITLE
-from tests.fakes import FACTS, FakeMeowfacts, call_slash, interaction_context
+from bot.error_handler import UNEXPECTED
+from bot.offline_facts import FACTS as OFFLINE_FACTS
+from bot.settings import Settings
+from cogs.catfact import EMBED_TITLE, OFFLINE_FOOTER
+from tests.conftest import simulated_bot
+from tests.fakes import FACTS, FakeMeowfacts, call_slash, interaction_context, refilled
 
-# --- End to end: a guild message, the real client, a local upstream ----------------------------
+# --- End to end: a guild message, the real client, a local upstream ------------------------------
 
 
 async def test_catfact_replies_with_the_fact_in_an_embed(
@@ -25,7 +31,15 @@ async def test_catfact_replies_with_the_fact_in_an_embed(
     embed = dpytest.get_embed()
     assert embed.title == EMBED_TITLE
     assert embed.description == FACTS[0]
+    assert embed.footer.text is None
     assert meowfacts.requests == 1
+
+
+async def test_later_facts_come_from_the_buffer(bot: CatFactBot, meowfacts: FakeMeowfacts) -> None:
+    for expected in FACTS[:5]:
+        await dpytest.message("!catfact")
+        assert dpytest.get_embed().description == expected
+    assert meowfacts.requests == 1  # one batch, fetched at start-up
 
 
 async def test_catfact_works_with_a_mention_as_prefix(bot: CatFactBot) -> None:
@@ -42,31 +56,24 @@ async def test_catfact_works_with_a_mention_as_prefix(bot: CatFactBot) -> None:
         pytest.param(FakeMeowfacts.body("<html>hi</html>"), id="html-200"),
     ],
 )
-async def test_catfact_apologises_when_the_upstream_fails(
+async def test_when_the_upstream_fails_an_offline_fact_is_told_and_marked(
     bot: CatFactBot, meowfacts: FakeMeowfacts, failure: object
 ) -> None:
     meowfacts.handler = failure  # type: ignore[assignment]
-    with pytest.raises(commands.CommandInvokeError):
-        await dpytest.message("!catfact")
-    assert dpytest.verify().message().content(CATFACT_UNAVAILABLE)
+    bot.catfacts._buffer.clear()  # forget what start-up fetched
+    await dpytest.message("!catfact")
+    embed = dpytest.get_embed()
+    assert embed.description in OFFLINE_FACTS
+    assert embed.footer.text == OFFLINE_FOOTER
 
 
-async def test_catfact_apologises_when_the_upstream_hangs(
-    bot: CatFactBot, meowfacts: FakeMeowfacts
-) -> None:
-    meowfacts.handler = meowfacts.hang()  # the bot's timeout is 0.5 s in tests
-    with pytest.raises(commands.CommandInvokeError):
-        await dpytest.message("!catfact")
-    assert dpytest.verify().message().content(CATFACT_UNAVAILABLE)
-
-
-async def test_bot_keeps_answering_after_a_failed_fact(
+async def test_bot_keeps_answering_after_a_failed_fact_and_recovers(
     bot: CatFactBot, meowfacts: FakeMeowfacts
 ) -> None:
     meowfacts.handler = meowfacts.body("down", status=500)
-    with pytest.raises(commands.CommandInvokeError):
-        await dpytest.message("!catfact")
-    await dpytest.empty_queue()
+    bot.catfacts._buffer.clear()
+    await dpytest.message("!catfact")
+    assert dpytest.get_embed().footer.text == OFFLINE_FOOTER
     await dpytest.message("!add 1 2")
     assert dpytest.verify().message().content("3")
     meowfacts.handler = meowfacts.json({"data": [FACTS[1]]})
@@ -74,44 +81,39 @@ async def test_bot_keeps_answering_after_a_failed_fact(
     assert dpytest.get_embed().description == FACTS[1]
 
 
-async def test_fact_text_cannot_ping_anyone(
+async def test_fact_text_cannot_ping_anyone_or_change_the_message(
     bot: CatFactBot, meowfacts: FakeMeowfacts, sent_payloads: list[dict[str, object]]
 ) -> None:
-    meowfacts.handler = meowfacts.json({"data": ["@everyone cats are <@&123> great"]})
+    await refilled(bot.catfacts)  # let the start-up batch land, then replace it
+    bot.catfacts._buffer.clear()
+    meowfacts.handler = meowfacts.json({"data": ["@everyone **cats** are <@&123456789012345678>"]})
     await dpytest.message("!catfact")
     assert sent_payloads[-1]["allowed_mentions"] == {"parse": []}
+    assert dpytest.get_embed().description == (
+        "@\u200beveryone \\*\\*cats\\*\\* are <\u200b@\u200b&123456789012345678>"
+    )
 
 
-async def test_a_fact_too_long_for_an_embed_is_shortened(
+# --- The cog with AsyncMock standing in for the network client -----------------------------------
+
+
+async def test_catfact_sends_what_the_client_returns_for_this_channel(
     mocked_bot: CatFactBot, fake_catfacts: AsyncMock
 ) -> None:
-    fake_catfacts.get_fact.return_value = "purr " * 2000
-    await dpytest.message("!catfact")
-    description = dpytest.get_embed().description
-    assert description is not None
-    assert len(description) == 4096
-    assert description.endswith("…")
-
-
-# --- The cog with AsyncMock standing in for the network client ---------------------------------
-
-
-async def test_catfact_sends_what_the_client_returns(
-    mocked_bot: CatFactBot, fake_catfacts: AsyncMock
-) -> None:
-    fake_catfacts.get_fact.return_value = "Cats can rotate their ears."
+    fake_catfacts.get_fact.return_value = Fact("Cats can rotate their ears.", "meowfacts")
     await dpytest.message("!catfact")
     assert dpytest.get_embed().description == "Cats can rotate their ears."
-    fake_catfacts.get_fact.assert_awaited_once_with()
+    channel = dpytest.get_config().channels[0]
+    fake_catfacts.get_fact.assert_awaited_once_with(channel=channel.id)
 
 
-async def test_client_failure_becomes_the_friendly_reply(
+async def test_an_offline_fact_says_so_in_the_footer(
     mocked_bot: CatFactBot, fake_catfacts: AsyncMock
 ) -> None:
-    fake_catfacts.get_fact.side_effect = CatFactError("upstream said 503")
-    with pytest.raises(commands.CommandInvokeError):
-        await dpytest.message("!catfact")
-    assert dpytest.verify().message().content(CATFACT_UNAVAILABLE)
+    fake_catfacts.get_fact.return_value = Fact(OFFLINE_FACTS[0], "offline")
+    await dpytest.message("!catfact")
+    embed = dpytest.get_embed()
+    assert (embed.description, embed.footer.text) == (OFFLINE_FACTS[0], OFFLINE_FOOTER)
 
 
 async def test_unexpected_error_is_logged_and_answered(
@@ -126,7 +128,47 @@ async def test_unexpected_error_is_logged_and_answered(
     assert isinstance(record.exc_info[1], RuntimeError)
 
 
-# --- The slash face: the hybrid callback with a mocked interaction context ---------------------
+# --- The per-user cooldown -----------------------------------------------------------------------
+
+
+@pytest_asyncio.fixture
+async def cooled_bot(settings: Settings, fake_catfacts: AsyncMock) -> AsyncIterator[CatFactBot]:
+    """The bot with a 10-second ``!catfact`` cooldown."""
+    test_bot = await simulated_bot(
+        Settings(catfact_api_url=settings.catfact_api_url, catfact_cooldown=10),
+        catfacts=fake_catfacts,
+    )
+    yield test_bot
+    await close_simulated(test_bot)
+
+
+async def test_a_second_catfact_too_soon_is_told_when_to_come_back(
+    cooled_bot: CatFactBot, fake_catfacts: AsyncMock
+) -> None:
+    await dpytest.message("!catfact")
+    assert dpytest.get_embed().title == EMBED_TITLE
+    with pytest.raises(commands.CommandOnCooldown):
+        await dpytest.message("!catfact")
+    assert dpytest.verify().message().content("Easy there! You can use `!catfact` again in 10 s.")
+    assert fake_catfacts.get_fact.await_count == 1
+
+
+async def test_the_cooldown_is_per_user(cooled_bot: CatFactBot, fake_catfacts: AsyncMock) -> None:
+    first, second = dpytest.get_config().members[:2]
+    await dpytest.message("!catfact", member=first)
+    await dpytest.message("!catfact", member=second)
+    assert fake_catfacts.get_fact.await_count == 2
+
+
+async def test_the_cooldown_can_be_turned_off(
+    mocked_bot: CatFactBot, fake_catfacts: AsyncMock
+) -> None:
+    for _ in range(3):
+        await dpytest.message("!catfact")
+    assert fake_catfacts.get_fact.await_count == 3
+
+
+# --- The slash face: the hybrid callback with a mocked interaction context -----------------------
 
 
 async def test_slash_catfact_defers_before_fetching(
@@ -141,7 +183,7 @@ async def test_slash_catfact_defers_before_fetching(
 
     assert [call[0] for call in order.mock_calls] == ["defer", "get_fact", "send"]
     embed = ctx.send.await_args.kwargs["embed"]
-    assert embed.description == fake_catfacts.get_fact.return_value
+    assert embed.description == fake_catfacts.get_fact.return_value.text
 
 
 async def test_catfact_is_registered_as_a_slash_command(mocked_bot: CatFactBot) -> None:

@@ -1,0 +1,295 @@
+"""Providers against a real local HTTP server playing each upstream behaviour.
+
+These tests pin down one request: what counts as a fact, which failures are worth a retry, and
+that nothing a server sends can make the bot read too much or show something unsafe.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import aiohttp
+import discord
+import pytest
+from aiohttp import web
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.providers import (
+    MAX_BODY_BYTES,
+    MAX_FACT_LENGTH,
+    MAX_RETRY_AFTER,
+    CatFactNinja,
+    Meowfacts,
+    UpstreamError,
+    clean_fact,
+    parse_retry_after,
+)
+from tests.fakes import FACTS, NINJA_FACT, FakeCatfactNinja, FakeMeowfacts, refused_url
+
+SHORT = 0.2
+
+
+@pytest.fixture
+def provider(meowfacts: FakeMeowfacts) -> Meowfacts:
+    return Meowfacts(meowfacts.url)
+
+
+async def fetch_error(
+    provider: Meowfacts, session: aiohttp.ClientSession, count: int = 1
+) -> UpstreamError:
+    with pytest.raises(UpstreamError) as caught:
+        await provider.fetch(session, count, SHORT)
+    return caught.value
+
+
+async def test_meowfacts_asks_for_a_batch_and_returns_it(
+    provider: Meowfacts, session: aiohttp.ClientSession, meowfacts: FakeMeowfacts
+) -> None:
+    seen: list[str] = []
+    answer = meowfacts.handler
+
+    async def spy(request: web.Request) -> web.StreamResponse:
+        seen.append(f"{request.path_qs} {request.headers['Accept']}")
+        return await answer(request)
+
+    meowfacts.handler = spy
+    assert await provider.fetch(session, 3, SHORT) == FACTS[:3]
+    assert seen == ["/?count=3 application/json"]
+
+
+async def test_meowfacts_batch_is_capped_at_what_it_holds(
+    provider: Meowfacts, session: aiohttp.ClientSession
+) -> None:
+    assert len(await provider.fetch(session, 500, SHORT)) == Meowfacts.max_batch
+
+
+async def test_catfact_ninja_reads_its_own_shape(
+    ninja: FakeCatfactNinja, session: aiohttp.ClientSession
+) -> None:
+    assert await CatFactNinja(ninja.url).fetch(session, 50, SHORT) == [NINJA_FACT]
+    assert ninja.requests == 1
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param({"data": ["Cats purr."]}, id="meowfacts-shape"),
+        pytest.param({"fact": None}, id="null-fact"),
+        pytest.param([], id="list"),
+    ],
+)
+async def test_catfact_ninja_refuses_other_shapes(
+    ninja: FakeCatfactNinja, session: aiohttp.ClientSession, payload: object
+) -> None:
+    ninja.handler = ninja.json(payload)
+    with pytest.raises(UpstreamError) as caught:
+        await CatFactNinja(ninja.url).fetch(session, 1, SHORT)
+    assert not caught.value.retryable
+
+
+async def test_facts_are_cleaned_and_unusable_entries_skipped(
+    provider: Meowfacts, session: aiohttp.ClientSession, meowfacts: FakeMeowfacts
+) -> None:
+    meowfacts.handler = meowfacts.json({"data": [None, "  Cats\npurr.  ", 42, " ", "**Bold**"]})
+    assert await provider.fetch(session, 5, SHORT) == ["Cats purr.", r"\*\*Bold\*\*"]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content_type", "retryable"),
+    [
+        pytest.param(500, '{"error": "boom"}', "application/json", True, id="500"),
+        pytest.param(503, "<html>Application error</html>", "text/html", True, id="503-html"),
+        pytest.param(429, "Too many requests", "text/plain", True, id="429"),
+        pytest.param(400, "Invalid language", "text/html", False, id="400-text"),
+        pytest.param(404, '{"message": "none"}', "application/json", False, id="404"),
+        pytest.param(200, "<html>maintenance</html>", "text/html", False, id="200-html"),
+        pytest.param(200, "{not json", "application/json", False, id="invalid-json"),
+        pytest.param(200, '"just a string"', "application/json", False, id="json-string"),
+        pytest.param(200, "[" * 60_000, "application/json", False, id="absurd-nesting"),
+    ],
+)
+async def test_error_responses_say_whether_a_retry_can_help(
+    provider: Meowfacts,
+    session: aiohttp.ClientSession,
+    meowfacts: FakeMeowfacts,
+    status: int,
+    body: str,
+    content_type: str,
+    retryable: bool,
+) -> None:
+    meowfacts.handler = meowfacts.body(body, status=status, content_type=content_type)
+    error = await fetch_error(provider, session)
+    assert error.retryable is retryable
+    assert error.retry_after is None
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param({"data": []}, id="empty-list"),
+        pytest.param({"data": [None]}, id="null-fact"),
+        pytest.param({"data": [""]}, id="empty-fact"),
+        pytest.param({"data": ["   "]}, id="blank-fact"),
+        pytest.param({"data": [42]}, id="number-fact"),
+        pytest.param({"data": "Cats purr."}, id="data-not-a-list"),
+        pytest.param({"fact": "Cats purr."}, id="other-provider-shape"),
+        pytest.param(["Cats purr."], id="top-level-list"),
+    ],
+)
+async def test_malformed_data_is_not_retried(
+    provider: Meowfacts, session: aiohttp.ClientSession, meowfacts: FakeMeowfacts, payload: object
+) -> None:
+    meowfacts.handler = meowfacts.json(payload)
+    assert not (await fetch_error(provider, session)).retryable
+
+
+async def test_retry_after_is_read_from_a_429(
+    provider: Meowfacts, session: aiohttp.ClientSession, meowfacts: FakeMeowfacts
+) -> None:
+    meowfacts.handler = meowfacts.body("slow down", status=429, headers={"Retry-After": "7"})
+    error = await fetch_error(provider, session)
+    assert (error.retryable, error.retry_after) == (True, 7.0)
+
+
+async def test_a_hang_is_a_retryable_timeout_that_fires_promptly(
+    provider: Meowfacts, session: aiohttp.ClientSession, meowfacts: FakeMeowfacts
+) -> None:
+    meowfacts.handler = meowfacts.hang()
+    started = time.monotonic()
+    error = await fetch_error(provider, session)
+    assert error.retryable
+    assert "within" in str(error)
+    # Generous bound: proves the timeout fired instead of the test waiting on the server.
+    assert time.monotonic() - started < SHORT + 2
+
+
+async def test_connection_refused_is_retryable(session: aiohttp.ClientSession) -> None:
+    error = await fetch_error(Meowfacts(refused_url()), session)
+    assert error.retryable
+    assert "failed" in str(error)
+
+
+async def test_connection_reset_mid_body_is_retryable(
+    provider: Meowfacts, session: aiohttp.ClientSession, meowfacts: FakeMeowfacts
+) -> None:
+    meowfacts.handler = meowfacts.reset_mid_body()
+    assert (await fetch_error(provider, session)).retryable
+
+
+async def test_a_client_side_error_is_not_retried(session: aiohttp.ClientSession) -> None:
+    error = await fetch_error(Meowfacts("relative/path"), session)
+    assert not error.retryable
+
+
+async def test_oversized_body_is_refused_by_content_length(
+    provider: Meowfacts, session: aiohttp.ClientSession, meowfacts: FakeMeowfacts
+) -> None:
+    meowfacts.handler = meowfacts.json({"data": ["x" * MAX_BODY_BYTES]})
+    error = await fetch_error(provider, session)
+    assert "over" in str(error)
+    assert not error.retryable
+
+
+async def test_oversized_streamed_body_is_refused_while_reading(
+    provider: Meowfacts, session: aiohttp.ClientSession, meowfacts: FakeMeowfacts
+) -> None:
+    meowfacts.handler = meowfacts.chunked(MAX_BODY_BYTES + 1024)
+    assert "over" in str(await fetch_error(provider, session))
+
+
+async def test_streamed_body_within_the_limit_is_read_and_the_fact_capped(
+    provider: Meowfacts, session: aiohttp.ClientSession, meowfacts: FakeMeowfacts
+) -> None:
+    meowfacts.handler = meowfacts.chunked(MAX_BODY_BYTES)
+    [fact] = await provider.fetch(session, 1, SHORT)
+    assert fact == "x" * (MAX_FACT_LENGTH - 1) + "…"
+
+
+# Retry-After -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("0", 0.0),
+        (" 12 ", 12.0),
+        ("99999999", MAX_RETRY_AFTER),
+        ("9" * 400, None),  # overflows to infinity
+        ("-3", None),
+        ("1.5", None),
+        ("soon", None),
+        ("", None),
+        ("Wed, 21 Oct 2015 07:28:00", None),  # a date without a zone is not an HTTP date
+    ],
+)
+def test_retry_after_values(header: str, seconds: float | None) -> None:
+    assert parse_retry_after(header) == seconds
+
+
+def test_retry_after_absent() -> None:
+    assert parse_retry_after(None) is None
+
+
+def test_retry_after_as_an_http_date() -> None:
+    in_a_minute = format_datetime(datetime.now(UTC) + timedelta(seconds=60), usegmt=True)
+    seconds = parse_retry_after(in_a_minute)
+    assert seconds is not None
+    assert 55 <= seconds <= 60
+    past = format_datetime(datetime.now(UTC) - timedelta(days=1), usegmt=True)
+    assert parse_retry_after(past) == 0.0
+
+
+# Cleaning untrusted text -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("  Cats purr.\n", "Cats purr."),
+        ("Line one\n# Heading", "Line one # Heading"),  # no longer at a line start
+        ("# Heading", r"\# Heading"),
+        ("> quote", r"\> quote"),
+        ("[link](https://example.org)", r"\[link](https://example.org)"),
+        (
+            "**bold** _it_ `code` ~~x~~ ||spoiler||",
+            r"\*\*bold\*\* \_it\_ \`code\` \~\~x\~\~ \|\|spoiler\|\|",
+        ),
+        ("Hi @everyone and @here", "Hi @\u200beveryone and @\u200bhere"),
+        ("<@123456789012345678> and <@&123456789012345678>", None),
+        ("<#123456789012345678> <:cat:123456789012345678> <t:1700000000>", None),
+        ("", None),
+        (" \n\t ", None),
+    ],
+)
+def test_clean_fact(raw: str, shown: str | None) -> None:
+    cleaned = clean_fact(raw)
+    if shown is not None or not raw.strip():
+        assert cleaned == shown
+    else:
+        assert cleaned is not None
+        assert "<@" not in cleaned
+        assert "<#" not in cleaned
+        assert "<:" not in cleaned
+        assert "<t:" not in cleaned
+
+
+def test_a_long_fact_is_capped_without_a_dangling_escape() -> None:
+    cleaned = clean_fact("a" * (MAX_FACT_LENGTH - 2) + "*" * 10)
+    assert cleaned is not None
+    assert len(cleaned) <= MAX_FACT_LENGTH
+    assert cleaned.endswith("a…")
+
+
+@given(st.text(max_size=300))
+def test_cleaned_text_never_pings_and_always_fits(raw: str) -> None:
+    cleaned = clean_fact(raw)
+    if cleaned is None:
+        assert not raw.split()
+        return
+    assert 0 < len(cleaned) <= MAX_FACT_LENGTH
+    assert "\n" not in cleaned
+    assert cleaned == discord.utils.escape_mentions(cleaned)
+    assert "<@" not in cleaned
