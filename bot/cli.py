@@ -17,12 +17,14 @@ import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
+import aiohttp
 import discord
 from dotenv import find_dotenv, load_dotenv
 
 from bot import __version__
 from bot.console import run_console
 from bot.core import CatFactBot
+from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ class ExitCode(enum.IntEnum):
     CONFIG = 3
     LOGIN_FAILED = 4
     INTENTS_REQUIRED = 5
+    UNREACHABLE = 6
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -65,11 +68,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(argv)
-
-
-def configure_logging(level: int) -> None:
-    """discord.py's own log format on stderr; ``Bot.start()`` does not set this up itself."""
-    discord.utils.setup_logging(level=level, root=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -100,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         token = settings.require_token()
     except SettingsError as exc:
         return fail(ExitCode.CONFIG, str(exc))
-    configure_logging(settings.log_level_number_for(console=False))
+    configure_logging(settings.log_level_number_for(console=False), secrets=[token])
     return run_until_signalled(connect(settings, token))
 
 
@@ -129,6 +127,13 @@ async def connect(settings: Settings, token: str) -> int:
                 ExitCode.INTENTS_REQUIRED,
                 "the Message Content intent is not enabled: turn on 'Message Content Intent' on "
                 "the Bot page of your application in the Discord Developer Portal",
+            )
+        except (aiohttp.ClientConnectionError, OSError) as exc:
+            # Logging in is one HTTP request; once connected, discord.py reconnects by itself.
+            return fail(
+                ExitCode.UNREACHABLE,
+                f"could not reach Discord to log in ({type(exc).__name__}): check this "
+                "machine's network connection; a process manager will start the bot again",
             )
     return ExitCode.OK
 

@@ -35,7 +35,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 # A bot token is three base64url segments joined by dots. Checking the shape catches the usual
 # copy-paste mistakes ("Bot " prefix, quotes, a client secret) before Discord is contacted.
-_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}")
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}")
 
 
 class SettingsError(Exception):
@@ -110,7 +110,7 @@ def _check_token(token: str | None) -> str | None:
         return None
     if token.lower().startswith("bot "):
         raise SettingsError("DISCORD_TOKEN must be the bare token, without the 'Bot ' prefix")
-    if not _TOKEN_SHAPE.fullmatch(token):
+    if not TOKEN_SHAPE.fullmatch(token):
         raise SettingsError(
             "DISCORD_TOKEN does not look like a bot token (three dot-separated parts): copy it "
             "again from the Bot page of your application in the Discord Developer Portal"

@@ -129,3 +129,21 @@ def owner(bot: CatFactBot) -> discord.Member:
     """The member who owns the bot."""
     member: discord.Member = dpytest.get_config().members[1]
     return member
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the fault matrix measured by ``tests/test_faults.py``, when it ran."""
+    from tests.test_faults import FAULT_MATRIX
+
+    if not FAULT_MATRIX:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("fault matrix: !catfact while an upstream misbehaves")
+    write(
+        f"{'fault':<34} {'user sees':<22} {'answer':>7} {'meowfacts':>9} {'ninja':>5}  next command"
+    )
+    for row in sorted(FAULT_MATRIX, key=lambda row: row.fault):
+        write(
+            f"{row.fault:<34} {row.reply:<22} {row.seconds:>6.2f}s {row.meowfacts:>9} "
+            f"{row.ninja:>5}  {row.next_reply}"
+        )

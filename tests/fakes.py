@@ -33,7 +33,8 @@ FACTS = [
 ]
 """What the fake meowfacts serves, in order, ``count`` at a time (wrapping around)."""
 
-NINJA_FACT = "The fake catfact.ninja knows exactly one fact."
+NINJA_FACTS = [f"Backup fact number {n}." for n in range(50)]
+"""What the fake catfact.ninja serves, one per request, in order (wrapping around)."""
 
 
 class FakeProvider:
@@ -205,7 +206,15 @@ class FakeCatfactNinja(FakeProvider):
     path: ClassVar[str] = "/fact"
 
     def default(self) -> Handler:
-        return self.json({"fact": NINJA_FACT, "length": len(NINJA_FACT)})
+        served = 0
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            nonlocal served
+            fact = NINJA_FACTS[served % len(NINJA_FACTS)]
+            served += 1
+            return web.json_response({"fact": fact, "length": len(fact)})
+
+        return handler
 
 
 class FakeClock:

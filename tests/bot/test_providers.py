@@ -27,7 +27,7 @@ from bot.providers import (
     clean_fact,
     parse_retry_after,
 )
-from tests.fakes import FACTS, NINJA_FACT, FakeCatfactNinja, FakeMeowfacts, refused_url
+from tests.fakes import FACTS, NINJA_FACTS, FakeCatfactNinja, FakeMeowfacts, refused_url
 
 SHORT = 0.2
 
@@ -69,7 +69,7 @@ async def test_meowfacts_batch_is_capped_at_what_it_holds(
 async def test_catfact_ninja_reads_its_own_shape(
     ninja: FakeCatfactNinja, session: aiohttp.ClientSession
 ) -> None:
-    assert await CatFactNinja(ninja.url).fetch(session, 50, SHORT) == [NINJA_FACT]
+    assert await CatFactNinja(ninja.url).fetch(session, 50, SHORT) == NINJA_FACTS[:1]
     assert ninja.requests == 1
 
 
@@ -293,3 +293,7 @@ def test_cleaned_text_never_pings_and_always_fits(raw: str) -> None:
     assert "\n" not in cleaned
     assert cleaned == discord.utils.escape_mentions(cleaned)
     assert "<@" not in cleaned
+
+
+def test_a_provider_shows_its_address() -> None:
+    assert repr(CatFactNinja("https://catfact.ninja/")) == "CatFactNinja('https://catfact.ninja/')"
