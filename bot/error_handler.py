@@ -24,6 +24,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.operands import MAX_OPERAND_LENGTH, MAX_OPERANDS, OperandError, Problem
+from bot.text import neutralise_mentions
 
 if TYPE_CHECKING:
     from bot.core import CatFactBot
@@ -52,11 +53,11 @@ def unwrap(error: BaseException) -> BaseException:
 
 
 def echo(token: str) -> str:
-    """Show a piece of user input inside inline code, safely shortened."""
+    """Show a piece of user input inside inline code, safely shortened and unable to mention."""
     shown = token.replace("`", "'")
     if len(shown) > _ECHO_LENGTH:
         shown = shown[:_ECHO_LENGTH] + "…"
-    return f"`{shown}`"
+    return f"`{neutralise_mentions(shown)}`"
 
 
 def describe_operand_error(error: OperandError) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from abc import ABC, abstractmethod
 from email.utils import parsedate_to_datetime
 from typing import ClassVar
@@ -20,6 +19,8 @@ from typing import ClassVar
 import aiohttp
 import discord
 import yarl
+
+from bot.text import neutralise_mentions
 
 MAX_BODY_BYTES = 64 * 1024
 """A batch of facts is a few kilobytes; a larger answer is not a fact response and is not read."""
@@ -47,11 +48,6 @@ class UpstreamError(Exception):
         """Seconds the server asked us to wait (``Retry-After``), if it said."""
 
 
-# Mentions and other <...> tokens (channels, emoji, timestamps) are neutralised by a zero-width
-# space after the "<", which Discord then shows as plain text.
-_ANGLE_TOKEN = re.compile(r"<(?=[@#:at/])")
-
-
 def clean_fact(raw: str) -> str | None:
     """Make third-party text safe to show: one line, no markup, no mentions, bounded length.
 
@@ -62,9 +58,7 @@ def clean_fact(raw: str) -> str | None:
     text = " ".join(raw.split())
     if not text:
         return None
-    text = discord.utils.escape_markdown(text)
-    text = discord.utils.escape_mentions(text)
-    text = _ANGLE_TOKEN.sub("<\N{ZERO WIDTH SPACE}", text)
+    text = neutralise_mentions(discord.utils.escape_markdown(text))
     if len(text) > MAX_FACT_LENGTH:
         # Never end on half of an escape sequence: a lone backslash would escape the ellipsis.
         text = text[: MAX_FACT_LENGTH - 1].rstrip("\\") + "…"

@@ -9,10 +9,12 @@ import decimal
 import re
 from fractions import Fraction
 
+import discord
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from bot.error_handler import describe_operand_error
 from bot.operands import (
     MAX_OPERAND_LENGTH,
     MAX_OPERANDS,
@@ -157,3 +159,15 @@ def test_formatting_round_trips(token: str) -> None:
     assert Fraction(text) == Fraction(token)
     assert "e" not in text.lower()
     assert text == "0" or not text.endswith(("0", ".")) or "." not in text
+
+
+@given(st.text(max_size=300))
+@example("@everyone 1")
+@example("<@123456789012345678> 2")
+def test_no_reply_to_bad_numbers_can_mention_anyone(text: str) -> None:
+    try:
+        parse_operands(text)
+    except OperandError as error:
+        reply = describe_operand_error(error)
+        assert discord.utils.escape_mentions(reply) == reply
+        assert "<@" not in reply

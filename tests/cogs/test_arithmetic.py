@@ -112,7 +112,8 @@ async def test_echoed_input_cannot_ping_anyone(
 ) -> None:
     with pytest.raises(commands.BadArgument):
         await dpytest.message("!add @everyone 1")
-    assert dpytest.verify().message().content(f"`@everyone` isn't a number. {ADD_USAGE}")
+    reply = f"`@\N{ZERO WIDTH SPACE}everyone` isn't a number. {ADD_USAGE}"
+    assert dpytest.verify().message().content(reply)
     assert sent_payloads[-1]["allowed_mentions"] == {"parse": []}
 
 
