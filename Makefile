@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
 .DEFAULT_GOAL := help
-.PHONY: help run console test lint typecheck unit format clean
+.PHONY: help run console test lint typecheck unit bench format clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -20,6 +20,10 @@ $(VENV)/.runtime: requirements.txt .python-version
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PIP) -r requirements-dev.txt
+	touch $@
+
+$(VENV)/.bench: $(VENV)/.dev requirements-bench.txt
+	$(PIP) -r requirements-bench.txt
 	touch $@
 
 run: $(VENV)/.runtime ## Connect to Discord if DISCORD_TOKEN is set, else open the offline console
@@ -39,6 +43,9 @@ typecheck: $(VENV)/.dev ## mypy --strict over bot/, cogs/ and tests/
 
 unit: $(VENV)/.dev ## The pytest suite
 	$(PY) -m pytest
+
+bench: $(VENV)/.bench ## Benchmark !catfact against a slow local upstream; prints a table, saves a plot
+	$(PY) -m bench
 
 format: $(VENV)/.dev ## Apply ruff's fixes and formatting
 	$(PY) -m ruff check --fix .
