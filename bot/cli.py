@@ -23,7 +23,7 @@ from dotenv import find_dotenv, load_dotenv
 
 from bot import __version__
 from bot.console import run_console
-from bot.core import CatFactBot
+from bot.core import make_bot
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError
 
@@ -112,7 +112,8 @@ def fail(code: ExitCode, message: str) -> int:
 
 async def connect(settings: Settings, token: str) -> int:
     """Log in and stay connected until the bot is closed."""
-    async with CatFactBot(settings) as bot:
+    log.info("catfact-bot %s starting, %s", __version__, settings.shards.describe())
+    async with make_bot(settings) as bot:
         try:
             await bot.start(token)
         except discord.LoginFailure:

@@ -138,6 +138,7 @@ class Console:
     def __init__(self, bot: CatFactBot, output: TextIO) -> None:
         self.bot = bot
         self.output = output
+        self._edits: list[str] = []
 
     async def start(self) -> None:
         """Run the bot's real start-up, then attach it to a simulated guild."""
@@ -151,6 +152,14 @@ class Console:
         # Nobody at the console owns the bot, so owner-only commands are refused as in a server.
         assert self.bot.user is not None
         self.bot.owner_id = self.bot.user.id
+        dpytest.callbacks.set_callback(self._edited, "edit_message")
+
+    async def _edited(self, channel: object, message: object, fields: dict[str, Any]) -> None:
+        """dpytest reports an edit (``!ping`` edits its reply) before applying it."""
+        params = fields.get("params")
+        content = getattr(params, "payload", {}).get("content")
+        if content:
+            self._edits.append(f"(edited) {content}")
 
     async def send(self, line: str) -> None:
         """Deliver one message and print every reply, in order, as soon as it is complete."""
@@ -161,6 +170,10 @@ class Console:
         while not dpytest.runner.sent_queue.empty():
             self.output.write(render(dpytest.get_message()) + "\n")
             self.output.flush()
+        for edit in self._edits:
+            self.output.write(edit + "\n")
+        self.output.flush()
+        self._edits.clear()
 
     async def run(self, lines: AsyncIterator[str], *, prompt: str | None = None) -> None:
         """Send every line until the input ends."""

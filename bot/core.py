@@ -10,18 +10,22 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
+import time
 from collections.abc import Sequence
+from typing import Any
 
 import aiohttp
 import discord
 from discord.ext import commands
 
 from bot import __version__
+from bot.activity import CommandLog
 from bot.catfact import CatFactClient
 from bot.error_handler import ErrorHandler
 from bot.help import BotHelp
 from bot.providers import PROVIDERS
 from bot.settings import Settings
+from bot.sharding import IdentifyPacer
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +83,14 @@ class CatFactBot(commands.Bot):
         catfacts: CatFactClient | None = None,
         extensions: Sequence[str] | None = None,
         intents: discord.Intents | None = None,
+        **options: Any,
     ) -> None:
         """Build the bot; nothing is connected or created until :meth:`setup_hook`.
 
         ``catfacts`` replaces the client the bot would build (tests hand in a fake; the caller
         then owns it). ``extensions`` replaces discovery of the ``cogs`` package. ``intents``
-        replaces :func:`make_intents` (the simulated guild needs the member cache).
+        replaces :func:`make_intents` (the simulated guild needs the member cache). Other
+        ``options`` go to discord.py (:class:`ShardedCatFactBot` passes the shard settings).
         """
         super().__init__(
             command_prefix=commands.when_mentioned_or(settings.command_prefix),
@@ -94,12 +100,21 @@ class CatFactBot(commands.Bot):
             help_command=BotHelp(),
             case_insensitive=True,
             description="Cat facts and exact arithmetic.",
+            **options,
         )
         self.settings = settings
+        self.started_at = time.monotonic()
+        """When this bot object was created, on the monotonic clock (``!about`` shows uptime)."""
         self._catfacts = catfacts
         self._session: aiohttp.ClientSession | None = None
         self._extensions = list(extensions) if extensions is not None else None
         self.failed_extensions: dict[str, BaseException] = {}
+
+    @property
+    def commands_answered(self) -> int:
+        """Commands that ran to an end (replied to, or answered with an error) since start."""
+        command_log = self.get_cog("CommandLog")
+        return command_log.answered if isinstance(command_log, CommandLog) else 0
 
     @property
     def catfacts(self) -> CatFactClient:
@@ -129,6 +144,9 @@ class CatFactBot(commands.Bot):
             )
             self._catfacts.prefetch()  # the first !catfact should not wait either
         await self.add_cog(ErrorHandler(self))
+        command_log = CommandLog(self)
+        await self.add_cog(command_log)
+        self.before_invoke(command_log.mark_start)
         names = self._extensions if self._extensions is not None else discover_extensions()
         for name in names:
             try:
@@ -148,3 +166,41 @@ class CatFactBot(commands.Bot):
             if self._session is not None and not self._session.closed:
                 await self.catfacts.aclose()
                 await self._session.close()
+
+
+class ShardedCatFactBot(CatFactBot, commands.AutoShardedBot):
+    """The same bot on discord.py's ``AutoShardedBot``, running the shards in ``settings.shards``.
+
+    Every process of a bot split over several processes computes the same IDENTIFY timetable
+    from the shard ids (:class:`~bot.sharding.IdentifyPacer`), so processes started together
+    keep to Discord's identify rate without talking to each other.
+    """
+
+    def __init__(self, settings: Settings, **options: Any) -> None:
+        plan = settings.shards
+        if plan.count is None:
+            raise ValueError("a sharded bot needs SHARD_COUNT")
+        if plan.ids is not None:
+            options["shard_ids"] = list(plan.ids)
+        super().__init__(settings, shard_count=plan.count, **options)
+        self.pacer = IdentifyPacer(self.started_at)
+
+    async def start(self, token: str, *, reconnect: bool = True) -> None:
+        """Log in, wait for this process's first identify slot, then connect the shards."""
+        await self.login(token)
+        waited = await self.pacer.before_connect(self.settings.shards.first_shard)
+        if waited:
+            log.info("waited %.1f s for this process's first identify slot", waited)
+        await self.connect(reconnect=reconnect)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Keep to the shared identify timetable instead of discord.py's fixed 5 s pause."""
+        waited = await self.pacer.before_identify(shard_id)
+        log.debug("shard %s identifies after waiting %.1f s", shard_id, waited)
+
+
+def make_bot(settings: Settings, **options: Any) -> CatFactBot:
+    """The bot for ``settings``: sharded if ``SHARD_COUNT`` is set, a plain one otherwise."""
+    if settings.shards.sharded:
+        return ShardedCatFactBot(settings, **options)
+    return CatFactBot(settings, **options)

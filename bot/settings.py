@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 import yarl
 
+from bot.errors import SettingsError
 from bot.providers import DEFAULT_MEOWFACTS_URL, DEFAULT_URLS, PROVIDERS
+from bot.sharding import ShardPlan, parse_shard_plan
 
 DEFAULT_PREFIX = "!"
 DEFAULT_CATFACT_API_URL = DEFAULT_MEOWFACTS_URL
@@ -38,10 +40,6 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}")
 
 
-class SettingsError(Exception):
-    """A setting is missing or invalid; the message is one line an operator can act on."""
-
-
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Validated configuration of one bot process."""
@@ -58,6 +56,8 @@ class Settings:
     catfact_cooldown: float = DEFAULT_CATFACT_COOLDOWN
     """Seconds a user waits between two ``!catfact``; 0 turns the cooldown off."""
     log_level: str | None = None
+    shards: ShardPlan = field(default_factory=ShardPlan)
+    """Which shards this process runs (``SHARD_COUNT``, ``SHARD_IDS``); unsharded by default."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -79,6 +79,7 @@ class Settings:
             catfact_batch_size=_check_batch_size(get("CATFACT_BATCH_SIZE")),
             catfact_cooldown=_check_cooldown(get("CATFACT_COOLDOWN")),
             log_level=_check_log_level(get("LOG_LEVEL")),
+            shards=parse_shard_plan(get("SHARD_COUNT"), get("SHARD_IDS")),
         )
 
     def provider_urls(self) -> list[tuple[str, str]]:
@@ -204,3 +205,6 @@ def _check_log_level(level: str | None) -> str | None:
     if upper not in LOG_LEVELS:
         raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
     return upper
+
+
+__all__ = ["Settings", "SettingsError"]

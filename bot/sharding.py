@@ -4,7 +4,7 @@ A big bot is split over several processes that each run an ``AutoShardedBot`` fo
 shards. Two environment variables say which slice: ``SHARD_COUNT`` (the bot's total number of
 shards, the same in every process) and ``SHARD_IDS`` (the shards this process runs, e.g.
 ``0-7``). :func:`parse_shard_plan` turns them into a :class:`ShardPlan`, or raises
-:class:`~bot.settings.SettingsError` with one line naming the variable and the fix.
+:class:`~bot.errors.SettingsError` with one line naming the variable and the fix.
 
 Discord lets the shards of one "rate-limit bucket" (``shard_id % max_concurrency``) IDENTIFY
 once per 5 seconds, counted across *all* the bot's processes. discord.py paces the shards of one
@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from itertools import groupby
 
-from bot.settings import SettingsError
+from bot.errors import SettingsError
 
 __all__ = [
     "CONNECT_ALLOWANCE",

@@ -7,6 +7,7 @@ changed.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Literal
 
@@ -14,6 +15,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core import CatFactBot
+from bot.error_handler import echo
+from bot.text import neutralise_mentions
+
+log = logging.getLogger(__name__)
+
+MAX_DETAIL = 300
+"""How much of a failed reload's error the owner sees in the reply (the log has all of it)."""
 
 
 class Admin(commands.Cog):
@@ -46,6 +54,32 @@ class Admin(commands.Cog):
             self.bot.tree.clear_commands(guild=ctx.guild)
         synced = await self.bot.tree.sync(guild=ctx.guild)
         await ctx.send(report(synced, "to this server"))
+
+    @commands.command(name="reload", usage="<cog>")
+    @commands.is_owner()
+    async def reload(self, ctx: commands.Context[CatFactBot], name: str) -> None:
+        """Reload one cog from disk, e.g. `reload catfact` (owner only).
+
+        If the new code fails to load, the old version keeps running and the reply says why.
+        """
+        extension = name if "." in name else f"cogs.{name}"
+        if extension not in self.bot.extensions:
+            loaded = ", ".join(sorted(n.removeprefix("cogs.") for n in self.bot.extensions))
+            await ctx.send(f"There is no loaded cog {echo(name)}. Loaded: {loaded}.")
+            return
+        try:
+            await self.bot.reload_extension(extension)
+        except commands.ExtensionError as exc:
+            log.exception("reloading %s failed; the previous version keeps running", extension)
+            cause = exc.__cause__ or exc
+            detail = neutralise_mentions(str(cause).replace("`", "'"))[:MAX_DETAIL]
+            await ctx.send(
+                f"Reloading `{extension}` failed, so the previous version keeps running: "
+                f"`{type(cause).__name__}: {detail}`"
+            )
+        else:
+            log.info("reloaded %s", extension)
+            await ctx.send(f"Reloaded `{extension}`.")
 
 
 def report(synced: Sequence[app_commands.AppCommand], where: str) -> str:

@@ -5,14 +5,18 @@ from __future__ import annotations
 import logging
 import textwrap
 from pathlib import Path
-from unittest.mock import AsyncMock
+from unittest.mock import AsyncMock, MagicMock
 
 import aiohttp
 import pytest
+from discord.ext import commands
 
 from bot.catfact import CatFactClient
-from bot.core import CatFactBot, discover_extensions
+from bot.core import CatFactBot, ShardedCatFactBot, discover_extensions, make_bot
+from bot.help import BotHelp
 from bot.settings import Settings
+from bot.sharding import CONNECT_ALLOWANCE, IDENTIFY_WINDOW, IdentifyPacer
+from tests.fakes import FakeClock
 
 
 @pytest.fixture
@@ -47,7 +51,7 @@ def test_discovery_finds_every_public_module_in_order(fake_cogs: str) -> None:
 
 
 def test_discovery_of_the_real_cogs_package() -> None:
-    assert discover_extensions() == ["cogs.admin", "cogs.arithmetic", "cogs.catfact"]
+    assert discover_extensions() == ["cogs.admin", "cogs.arithmetic", "cogs.catfact", "cogs.info"]
 
 
 async def test_a_broken_extension_is_logged_and_the_others_load(
@@ -112,7 +116,13 @@ async def test_slash_commands_are_not_synced_at_start_up(settings: Settings) -> 
     await bot._async_setup_hook()
     await bot.setup_hook()
     try:
-        assert {c.name for c in bot.tree.get_commands()} == {"add", "catfact", "sub"}
+        assert {c.name for c in bot.tree.get_commands()} == {
+            "about",
+            "add",
+            "catfact",
+            "ping",
+            "sub",
+        }
         sync.assert_not_awaited()
     finally:
         await bot.close()
@@ -124,3 +134,66 @@ def test_the_bot_reads_message_content_and_pings_nobody(settings: Settings) -> N
     assert not bot.intents.members  # privileged and not needed outside the simulator
     assert bot.allowed_mentions is not None
     assert dict(bot.allowed_mentions.to_dict()) == {"parse": []}
+
+
+# --- Sharding: which class, which shards ---------------------------------------------------------
+
+
+def test_without_shard_settings_the_bot_is_a_plain_unsharded_bot(settings: Settings) -> None:
+    bot = make_bot(settings)
+    assert type(bot) is CatFactBot
+    assert not isinstance(bot, commands.AutoShardedBot)
+    assert bot.shard_count is None
+
+
+@pytest.mark.parametrize(
+    ("env", "count", "ids"),
+    [
+        ({"SHARD_COUNT": "16"}, 16, None),
+        ({"SHARD_COUNT": "16", "SHARD_IDS": "0-7"}, 16, list(range(8))),
+        ({"SHARD_COUNT": "16", "SHARD_IDS": "8-11,15"}, 16, [8, 9, 10, 11, 15]),
+    ],
+)
+def test_shard_settings_build_an_auto_sharded_bot(
+    env: dict[str, str], count: int, ids: list[int] | None
+) -> None:
+    bot = make_bot(Settings.from_env(env))
+    assert isinstance(bot, ShardedCatFactBot)
+    assert isinstance(bot, commands.AutoShardedBot)
+    assert bot.shard_count == count
+    assert bot.shard_ids == ids
+    assert bot.command_prefix is not None  # still the cat-fact bot, with its own set-up
+    assert isinstance(bot.help_command, BotHelp)
+
+
+def test_a_sharded_bot_needs_a_count(settings: Settings) -> None:
+    with pytest.raises(ValueError, match="SHARD_COUNT"):
+        ShardedCatFactBot(settings)
+
+
+async def test_identify_waits_for_the_shards_slot_on_the_shared_timetable() -> None:
+    clock = FakeClock()
+    bot = ShardedCatFactBot(Settings.from_env({"SHARD_COUNT": "16", "SHARD_IDS": "8-15"}))
+    bot.pacer = IdentifyPacer(clock(), clock=clock, sleep=clock.sleep)
+    await bot.before_identify_hook(8, initial=True)
+    # Slot 8 of the global schedule: after the connect allowance and 8 windows.
+    assert clock.slept == [pytest.approx(CONNECT_ALLOWANCE + 8 * IDENTIFY_WINDOW, abs=0.05)]
+    await bot.before_identify_hook(9)
+    assert clock.slept[-1] == pytest.approx(IDENTIFY_WINDOW, abs=0.05)
+
+
+async def test_start_logs_in_then_waits_for_its_slot_then_connects(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bot = ShardedCatFactBot(Settings.from_env({"SHARD_COUNT": "16", "SHARD_IDS": "8-15"}))
+    order = MagicMock()
+    for name, step in [
+        ("login", AsyncMock()),
+        ("connect", AsyncMock()),
+        ("before_connect", AsyncMock(return_value=12.5)),
+    ]:
+        order.attach_mock(step, name)
+        monkeypatch.setattr(bot.pacer if name == "before_connect" else bot, name, step)
+    await bot.start("token")
+    assert [call[0] for call in order.mock_calls] == ["login", "before_connect", "connect"]
+    order.before_connect.assert_awaited_once_with(8)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
 from unittest.mock import AsyncMock, MagicMock
 
 import discord
@@ -53,7 +56,13 @@ async def test_owner_syncs_to_the_current_server(
         .message()
         .content("Synced 3 slash commands to this server: /add, /catfact, /sub.")
     )
-    assert {c.name for c in bot.tree.get_commands(guild=owner.guild)} == {"add", "sub", "catfact"}
+    assert {c.name for c in bot.tree.get_commands(guild=owner.guild)} == {
+        "about",
+        "add",
+        "catfact",
+        "ping",
+        "sub",
+    }
 
 
 async def test_anyone_else_is_refused(
@@ -107,3 +116,86 @@ async def test_help_shows_sync_to_the_owner_only(
     assert "!sync [global|guild|clear]" in dpytest.get_message().content
     await dpytest.message("!help sync", member=alice)
     assert dpytest.verify().message().content("There is no command called `sync`.")
+
+
+# --- !reload -------------------------------------------------------------------------------------
+
+RELOADABLE = """
+from discord.ext import commands
+
+class Greeter(commands.Cog):
+    @commands.command()
+    async def greet(self, ctx):
+        await ctx.send({reply!r})
+
+async def setup(bot):
+    await bot.add_cog(Greeter())
+"""
+
+
+@pytest.fixture
+async def greeter(
+    bot: CatFactBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Path]:
+    """A throwaway extension ``reloadable.greeter``, loaded into the bot; its file is returned."""
+    package = tmp_path / "reloadable"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    module = package / "greeter.py"
+    module.write_text(RELOADABLE.format(reply="hello"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    await bot.load_extension("reloadable.greeter")
+    yield module
+    for name in [n for n in sys.modules if n == "reloadable" or n.startswith("reloadable.")]:
+        del sys.modules[name]
+
+
+async def test_owner_reloads_a_cog_and_it_keeps_working(
+    bot: CatFactBot, owner: discord.Member
+) -> None:
+    await dpytest.message("!reload arithmetic", member=owner)
+    assert dpytest.verify().message().content("Reloaded `cogs.arithmetic`.")
+    await dpytest.message("!add 1 2")
+    assert dpytest.verify().message().content("3")
+
+
+async def test_a_reload_picks_up_the_new_code(
+    bot: CatFactBot, owner: discord.Member, greeter: Path
+) -> None:
+    greeter.write_text(RELOADABLE.format(reply="hello again"))
+    await dpytest.message("!reload reloadable.greeter", member=owner)
+    assert dpytest.verify().message().content("Reloaded `reloadable.greeter`.")
+    await dpytest.message("!greet")
+    assert dpytest.verify().message().content("hello again")
+
+
+async def test_a_failed_reload_keeps_the_old_version_running(
+    bot: CatFactBot, owner: discord.Member, greeter: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    greeter.write_text("def broken(:\n")
+    await dpytest.message("!reload reloadable.greeter", member=owner)
+    reply = dpytest.get_message().content
+    assert reply.startswith(
+        "Reloading `reloadable.greeter` failed, so the previous version keeps running: "
+        "`SyntaxError: "
+    )
+    assert "reloading reloadable.greeter failed" in caplog.text
+    await dpytest.message("!greet")
+    assert dpytest.verify().message().content("hello")
+
+
+async def test_reloading_something_not_loaded_lists_what_is(
+    bot: CatFactBot, owner: discord.Member
+) -> None:
+    await dpytest.message("!reload dogfacts", member=owner)
+    assert (
+        dpytest.verify()
+        .message()
+        .content("There is no loaded cog `dogfacts`. Loaded: admin, arithmetic, catfact, info.")
+    )
+
+
+async def test_only_the_owner_may_reload(bot: CatFactBot, alice: discord.Member) -> None:
+    with pytest.raises(commands.NotOwner):
+        await dpytest.message("!reload arithmetic", member=alice)
+    assert dpytest.verify().message().content("Only the bot's owner can use `!reload`.")

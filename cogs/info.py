@@ -1,0 +1,98 @@
+"""``!ping`` and ``!about``: what an operator (or a curious member) can see of a running bot."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import discord
+from discord.ext import commands
+
+from bot import __version__
+from bot.catfact import Served
+from bot.core import CatFactBot
+
+EMBED_COLOUR = discord.Colour.blurple()
+
+
+def milliseconds(seconds: float) -> str:
+    """``42 ms``, or a plain word when the gateway has not measured anything yet."""
+    return f"{seconds * 1000:.0f} ms" if math.isfinite(seconds) else "not measured yet"
+
+
+def duration(seconds: float) -> str:
+    """A short uptime: ``45 s``, ``12 min``, ``3 h 5 min``, ``2 d 4 h``."""
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min"
+    return f"{secs} s"
+
+
+def shards_of(bot: CatFactBot) -> str:
+    """Which shards this process runs, as configured."""
+    plan = bot.settings.shards
+    return plan.describe() if plan.sharded else "unsharded (one process)"
+
+
+class Info(commands.Cog, name="Bot info"):
+    """How the bot is doing."""
+
+    def __init__(self, bot: CatFactBot) -> None:
+        self.bot = bot
+
+    @commands.hybrid_command(name="ping")  # type: ignore[arg-type]  # see bot/core.py
+    async def ping(self, ctx: commands.Context[CatFactBot]) -> None:
+        """Show how quickly the bot and Discord talk to each other."""
+        started = time.perf_counter()
+        message = await ctx.send("Pong!")
+        round_trip = time.perf_counter() - started
+        await message.edit(
+            content=(
+                f"Pong! Gateway latency: {milliseconds(self.bot.latency)}. "
+                f"Reply round trip: {milliseconds(round_trip)}."
+            )
+        )
+
+    @commands.hybrid_command(name="about")  # type: ignore[arg-type]  # see bot/core.py
+    async def about(self, ctx: commands.Context[CatFactBot]) -> None:
+        """Show the bot's version, uptime, load and where its facts come from."""
+        await ctx.send(embed=self.about_embed())
+
+    def about_embed(self) -> discord.Embed:
+        bot = self.bot
+        client = bot.catfacts
+        served = client.stats.served
+        embed = discord.Embed(
+            title="About this bot",
+            description=f"catfact-bot {__version__}: cat facts and exact arithmetic.",
+            colour=EMBED_COLOUR,
+        )
+        embed.add_field(name="Uptime", value=duration(time.monotonic() - bot.started_at))
+        embed.add_field(name="Servers", value=str(len(bot.guilds)))
+        embed.add_field(name="Shards", value=shards_of(bot))
+        embed.add_field(name="Commands answered", value=str(bot.commands_answered))
+        embed.add_field(name="Facts served", value=str(sum(served.values())))
+        embed.add_field(
+            name="Fact sources",
+            value=", ".join(f"{source.value} {served[source]}" for source in Served),
+        )
+        health = client.health()
+        embed.add_field(
+            name="Upstream",
+            value=", ".join(f"{name} {state}" for name, state in health.items())
+            or "none configured (offline facts only)",
+        )
+        embed.add_field(name="Facts ready", value=str(client.buffered))
+        return embed
+
+
+async def setup(bot: CatFactBot) -> None:
+    """Extension entry point."""
+    await bot.add_cog(Info(bot))

@@ -1,0 +1,90 @@
+"""One INFO line per command: who, what, where, how long, how it ended; never the message text."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import discord
+import discord.ext.test as dpytest
+import pytest
+from discord.ext import commands
+
+from bot.core import CatFactBot
+from tests.fakes import interaction_context
+
+LINE = re.compile(
+    r"(?P<command>\S+) by (?P<who>.+) \((?P<id>\d+)\) in (?P<where>guild \d+|DM) "
+    r"channel (?P<channel>\d+): (?P<outcome>.+) in (?P<took>[\d.]+ ms|-)"
+)
+
+
+def command_lines(caplog: pytest.LogCaptureFixture) -> list[re.Match[str]]:
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.commands"]
+    matches = [LINE.fullmatch(line) for line in lines]
+    assert all(matches), lines
+    return [m for m in matches if m]
+
+
+@pytest.fixture
+def info_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.INFO, logger="bot.commands")
+    return caplog
+
+
+async def test_a_command_is_logged_once_with_who_where_and_how_long(
+    bot: CatFactBot, alice: discord.Member, info_log: pytest.LogCaptureFixture
+) -> None:
+    await dpytest.message("!add 1 2", member=alice)
+    [line] = command_lines(info_log)
+    channel = dpytest.get_config().channels[0]
+    assert line["command"] == "!add"
+    assert line["who"] == str(alice)
+    assert int(line["id"]) == alice.id
+    assert line["where"] == f"guild {alice.guild.id}"
+    assert int(line["channel"]) == channel.id
+    assert line["outcome"] == "ok"
+    assert line["took"].endswith(" ms")
+
+
+async def test_a_failed_command_logs_the_error_type_but_not_the_input(
+    bot: CatFactBot, info_log: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises(commands.BadArgument):
+        await dpytest.message("!add secret-looking-input 1")
+    [line] = command_lines(info_log)
+    assert line["outcome"] == "error OperandError"
+    assert "secret-looking-input" not in info_log.text
+
+
+async def test_unknown_commands_are_not_logged_or_counted(
+    bot: CatFactBot, info_log: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises(commands.CommandNotFound):
+        await dpytest.message("!nosuchcommand")
+    assert command_lines(info_log) == []
+    assert bot.commands_answered == 0
+
+
+async def test_commands_answered_counts_successes_and_errors(bot: CatFactBot) -> None:
+    await dpytest.message("!add 1 2")
+    with pytest.raises(commands.BadArgument):
+        await dpytest.message("!add x 1")
+    assert bot.commands_answered == 2
+
+
+async def test_a_slash_command_is_logged_with_a_slash(
+    bot: CatFactBot, info_log: pytest.LogCaptureFixture
+) -> None:
+    ctx = interaction_context()
+    ctx.command = bot.get_command("add")
+    ctx.clean_prefix = "/"
+    ctx.author = dpytest.get_config().members[0]
+    ctx.guild = None
+    ctx.channel.id = 42
+    log_cog = bot.get_cog("CommandLog")
+    assert log_cog is not None
+    await log_cog.mark_start(ctx)  # type: ignore[attr-defined]
+    await log_cog.on_command_completion(ctx)  # type: ignore[attr-defined]
+    [line] = command_lines(info_log)
+    assert (line["command"], line["where"], line["channel"]) == ("/add", "DM", "42")

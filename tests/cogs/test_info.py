@@ -1,0 +1,137 @@
+"""``!ping`` and ``!about``, end to end through the simulated guild and as slash commands."""
+
+from __future__ import annotations
+
+import math
+from unittest.mock import AsyncMock, MagicMock
+
+import discord
+import discord.ext.test as dpytest
+import pytest
+
+from bot import __version__
+from bot.console import close_simulated
+from bot.core import CatFactBot
+from bot.settings import Settings
+from bot.sharding import ShardPlan
+from cogs.info import duration, milliseconds, shards_of
+from tests.conftest import simulated_bot
+from tests.fakes import call_slash, interaction_context, refilled
+
+
+def fields(embed: discord.Embed) -> dict[str, str]:
+    return {field.name or "": field.value or "" for field in embed.fields}
+
+
+async def test_ping_replies_then_edits_in_both_latencies(bot: CatFactBot) -> None:
+    await dpytest.message("!ping")
+    reply = dpytest.get_message()
+    assert reply.content == "Pong!"
+    edited = await reply.channel.fetch_message(reply.id)
+    assert edited.content.startswith("Pong! Gateway latency: not measured yet. Reply round trip: ")
+    assert edited.content.endswith(" ms.")
+
+
+async def test_slash_ping_edits_the_reply_it_sent(mocked_bot: CatFactBot) -> None:
+    ctx = interaction_context()
+    sent = AsyncMock(spec=discord.Message)
+    ctx.send.return_value = sent
+    await call_slash(mocked_bot, "ping", ctx)
+    ctx.send.assert_awaited_once_with("Pong!")
+    content = sent.edit.await_args.kwargs["content"]
+    assert content.startswith("Pong! Gateway latency: ")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0.0424, "42 ms"),
+        (1.5, "1500 ms"),
+        (math.inf, "not measured yet"),
+        (math.nan, "not measured yet"),
+    ],
+)
+def test_milliseconds(seconds: float, text: str) -> None:
+    assert milliseconds(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0 s"),
+        (59.9, "59 s"),
+        (60, "1 min"),
+        (3599, "59 min"),
+        (3600 * 3 + 300, "3 h 5 min"),
+        (86_400 * 2 + 3600 * 4 + 59, "2 d 4 h"),
+    ],
+)
+def test_duration(seconds: float, text: str) -> None:
+    assert duration(seconds) == text
+
+
+async def test_about_reports_what_the_bot_has_done(bot: CatFactBot) -> None:
+    await refilled(bot.catfacts)
+    await dpytest.message("!add 1 2")
+    await dpytest.message("!catfact")
+    await dpytest.message("!catfact")
+    await dpytest.empty_queue()
+    await dpytest.message("!about")
+    embed = dpytest.get_embed()
+    assert embed.title == "About this bot"
+    assert embed.description is not None
+    assert __version__ in embed.description
+    assert fields(embed) == {
+        "Uptime": "0 s",
+        "Servers": "1",
+        "Shards": "unsharded (one process)",
+        "Commands answered": "3",
+        "Facts served": "2",
+        "Fact sources": "buffer 2, upstream 0, fallback 0",
+        "Upstream": "meowfacts healthy",
+        "Facts ready": "48",
+    }
+
+
+async def test_about_shows_an_unhealthy_upstream(bot: CatFactBot) -> None:
+    for breaker in bot.catfacts.breakers:
+        for _ in range(breaker.threshold):
+            breaker.record_failure()
+    await dpytest.message("!about")
+    assert fields(dpytest.get_embed())["Upstream"] == "meowfacts down"
+
+
+async def test_about_with_no_providers() -> None:
+    test_bot = await simulated_bot(Settings(catfact_providers=(), catfact_cooldown=0))
+    try:
+        await dpytest.message("!about")
+        upstream = fields(dpytest.get_embed())["Upstream"]
+        assert upstream == "none configured (offline facts only)"
+    finally:
+        await close_simulated(test_bot)
+
+
+async def test_slash_about_sends_the_embed(bot: CatFactBot) -> None:
+    ctx = interaction_context()
+    await call_slash(bot, "about", ctx)
+    embed = ctx.send.await_args.kwargs["embed"]
+    assert embed.title == "About this bot"
+
+
+@pytest.mark.parametrize(
+    ("plan", "text"),
+    [
+        (ShardPlan(), "unsharded (one process)"),
+        (ShardPlan(16), "all 16 shards"),
+        (ShardPlan(16, (0, 1, 2, 3, 8)), "shards 0-3, 8 of 16"),
+    ],
+)
+def test_about_names_the_shards_of_this_process(plan: ShardPlan, text: str) -> None:
+    bot = MagicMock(spec=CatFactBot)
+    bot.settings = Settings(shards=plan)
+    assert shards_of(bot) == text
+
+
+@pytest.mark.parametrize("name", ["ping", "about"])
+async def test_ping_and_about_are_slash_commands_too(bot: CatFactBot, name: str) -> None:
+    assert bot.tree.get_command(name) is not None
