@@ -36,9 +36,10 @@ def duration(seconds: float) -> str:
 
 
 def shards_of(bot: CatFactBot) -> str:
-    """Which shards this process runs, as configured."""
-    plan = bot.settings.shards
-    return plan.describe() if plan.sharded else "unsharded (one process)"
+    """Which shards this process runs (the console is never sharded, whatever the settings)."""
+    if isinstance(bot, commands.AutoShardedBot):
+        return bot.settings.shards.describe()
+    return "unsharded (one process)"
 
 
 class Info(commands.Cog, name="Bot info"):

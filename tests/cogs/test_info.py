@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from unittest.mock import AsyncMock, MagicMock
+from unittest.mock import AsyncMock
 
 import discord
 import discord.ext.test as dpytest
@@ -11,9 +11,8 @@ import pytest
 
 from bot import __version__
 from bot.console import close_simulated
-from bot.core import CatFactBot
+from bot.core import CatFactBot, make_bot
 from bot.settings import Settings
-from bot.sharding import ShardPlan
 from cogs.info import duration, milliseconds, shards_of
 from tests.conftest import simulated_bot
 from tests.fakes import call_slash, interaction_context, refilled
@@ -119,17 +118,20 @@ async def test_slash_about_sends_the_embed(bot: CatFactBot) -> None:
 
 
 @pytest.mark.parametrize(
-    ("plan", "text"),
+    ("env", "text"),
     [
-        (ShardPlan(), "unsharded (one process)"),
-        (ShardPlan(16), "all 16 shards"),
-        (ShardPlan(16, (0, 1, 2, 3, 8)), "shards 0-3, 8 of 16"),
+        ({}, "unsharded (one process)"),
+        ({"SHARD_COUNT": "16"}, "all 16 shards"),
+        ({"SHARD_COUNT": "16", "SHARD_IDS": "0-3,8"}, "shards 0-3, 8 of 16"),
     ],
 )
-def test_about_names_the_shards_of_this_process(plan: ShardPlan, text: str) -> None:
-    bot = MagicMock(spec=CatFactBot)
-    bot.settings = Settings(shards=plan)
-    assert shards_of(bot) == text
+def test_about_names_the_shards_of_this_process(env: dict[str, str], text: str) -> None:
+    assert shards_of(make_bot(Settings.from_env(env))) == text
+
+
+def test_a_bot_that_is_not_sharded_says_so_whatever_the_settings() -> None:
+    settings = Settings.from_env({"SHARD_COUNT": "16"})
+    assert shards_of(CatFactBot(settings)) == "unsharded (one process)"
 
 
 @pytest.mark.parametrize("name", ["ping", "about"])
