@@ -56,6 +56,18 @@ class CircuitBreaker:
             return State.HALF_OPEN
         return State.OPEN
 
+    @property
+    def failures(self) -> int:
+        """Failures in a row since the last success."""
+        return self._failures
+
+    def describe(self) -> str:
+        """The state in words for ``!about``: ``healthy``, ``failing (2 in a row)``, ``down``..."""
+        state = self.state
+        if state is State.CLOSED and self._failures:
+            return f"failing ({self._failures} in a row)"
+        return str(state)
+
     def allow(self) -> bool:
         """May a call be made now? In half-open state only the first asker gets True."""
         state = self.state

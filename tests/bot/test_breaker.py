@@ -88,3 +88,15 @@ def test_a_zero_retry_after_does_not_open(clock: FakeClock) -> None:
 
 def test_states_read_well_in_about() -> None:
     assert [str(state) for state in State] == ["healthy", "down", "probing"]
+
+
+def test_described_in_words(clock: FakeClock) -> None:
+    breaker = CircuitBreaker(threshold=3, cooldown=10, clock=clock)
+    assert (breaker.describe(), breaker.failures) == ("healthy", 0)
+    breaker.record_failure()
+    breaker.record_failure()
+    assert (breaker.describe(), breaker.failures) == ("failing (2 in a row)", 2)
+    breaker.record_failure()
+    assert breaker.describe() == "down"
+    clock.advance(10)
+    assert breaker.describe() == "probing"

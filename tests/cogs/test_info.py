@@ -93,9 +93,12 @@ async def test_about_reports_what_the_bot_has_done(bot: CatFactBot) -> None:
 
 
 async def test_about_shows_an_unhealthy_upstream(bot: CatFactBot) -> None:
-    for breaker in bot.catfacts.breakers:
-        for _ in range(breaker.threshold):
-            breaker.record_failure()
+    [breaker] = bot.catfacts.breakers
+    breaker.record_failure()
+    await dpytest.message("!about")
+    assert fields(dpytest.get_embed())["Upstream"] == "meowfacts failing (1 in a row)"
+    for _ in range(breaker.threshold):
+        breaker.record_failure()
     await dpytest.message("!about")
     assert fields(dpytest.get_embed())["Upstream"] == "meowfacts down"
 
