@@ -27,7 +27,7 @@ class State(enum.StrEnum):
 
     CLOSED = "healthy"
     OPEN = "down"
-    HALF_OPEN = "probing"
+    HALF_OPEN = "recovering"
 
 
 class CircuitBreaker:
@@ -82,6 +82,10 @@ class CircuitBreaker:
         """Would :meth:`allow` say yes? Unlike it, asking does not claim the probe."""
         state = self.state
         return state is State.CLOSED or (state is State.HALF_OPEN and not self._probing)
+
+    def release(self) -> None:
+        """A call was abandoned before it had an outcome: let the next caller probe instead."""
+        self._probing = False
 
     def record_success(self) -> None:
         """The call worked: close the breaker and forget past failures."""

@@ -135,6 +135,7 @@ class CatFactClient:
         self._rng = rng or random.Random()  # noqa: S311  # variety, not secrecy
         self._buffer: collections.deque[Fact] = collections.deque()
         self._refill: asyncio.Task[bool] | None = None
+        self._closed = False
         self._last_in_channel: collections.OrderedDict[Hashable, str] = collections.OrderedDict()
         self._offline = [Fact(text, OFFLINE) for raw in OFFLINE_FACTS if (text := clean_fact(raw))]
 
@@ -142,20 +143,17 @@ class CatFactClient:
 
     async def get_fact(self, channel: Hashable | None = None) -> Fact:
         """A fact for ``channel``, different from the last one it got. Never raises for I/O."""
-        avoid = self._last_in_channel.get(channel) if channel is not None else None
-        fact = self._take(avoid)
+        fact = self._take(channel)
         served = Served.BUFFER
         if fact is None:
-            fact = await self._wait_for_refill(avoid)
+            fact = await self._wait_for_refill(channel)
             served = Served.UPSTREAM
         if fact is None:
-            fact = self._offline_fact(avoid)
+            fact = self._offline_fact(channel)
             served = Served.FALLBACK
         self.stats.served[served] += 1
         if served is not Served.FALLBACK and len(self._buffer) < self.low_water:
             self._start_refill()  # a refill that just failed is not retried at once
-        if channel is not None:
-            self._remember(channel, fact.text)
         return fact
 
     def prefetch(self) -> asyncio.Task[bool] | None:
@@ -176,29 +174,41 @@ class CatFactClient:
         return len(self._buffer)
 
     async def aclose(self) -> None:
-        """Stop a refill in progress. The session belongs to the caller, who closes it."""
+        """Stop a refill in progress and start no more. The caller owns and closes the session."""
+        self._closed = True
         if self._refill is not None and not self._refill.done():
             self._refill.cancel()
             await asyncio.gather(self._refill, return_exceptions=True)
 
-    def _take(self, avoid: str | None) -> Fact | None:
-        """Remove and return the first buffered fact that is not ``avoid``."""
+    # Choosing a fact: each of these picks and records it without an await in between, so two
+    # commands in one channel can never both be handed the same fact.
+
+    def _take(self, channel: Hashable | None) -> Fact | None:
+        """Remove and return the first buffered fact that is not the channel's last one."""
+        avoid = self._last_told(channel)
         for index, fact in enumerate(self._buffer):
             if fact.text != avoid:
                 del self._buffer[index]
-                return fact
+                return self._remember(channel, fact)
         return None
 
-    def _offline_fact(self, avoid: str | None) -> Fact:
-        return self._rng.choice([fact for fact in self._offline if fact.text != avoid])
+    def _offline_fact(self, channel: Hashable | None) -> Fact:
+        avoid = self._last_told(channel)
+        fact = self._rng.choice([fact for fact in self._offline if fact.text != avoid])
+        return self._remember(channel, fact)
 
-    def _remember(self, channel: Hashable, text: str) -> None:
-        self._last_in_channel[channel] = text
-        self._last_in_channel.move_to_end(channel)
-        if len(self._last_in_channel) > MAX_CHANNELS:
-            self._last_in_channel.popitem(last=False)
+    def _last_told(self, channel: Hashable | None) -> str | None:
+        return None if channel is None else self._last_in_channel.get(channel)
 
-    async def _wait_for_refill(self, avoid: str | None) -> Fact | None:
+    def _remember(self, channel: Hashable | None, fact: Fact) -> Fact:
+        if channel is not None:
+            self._last_in_channel[channel] = fact.text
+            self._last_in_channel.move_to_end(channel)
+            if len(self._last_in_channel) > MAX_CHANNELS:
+                self._last_in_channel.popitem(last=False)
+        return fact
+
+    async def _wait_for_refill(self, channel: Hashable | None) -> Fact | None:
         """Wait, within the budget, for refills until one yields a fact for this caller."""
         deadline = self._clock() + self.budget
         while True:
@@ -210,7 +220,11 @@ class CatFactClient:
                 succeeded = await asyncio.wait_for(asyncio.shield(refill), remaining)
             except TimeoutError:
                 return None
-            if (fact := self._take(avoid)) is not None:
+            except asyncio.CancelledError:
+                if not refill.cancelled() or _current_task_cancelling():
+                    raise
+                return None  # the client is closing: answer from the offline collection
+            if (fact := self._take(channel)) is not None:
                 return fact
             if not succeeded:
                 return None
@@ -222,22 +236,24 @@ class CatFactClient:
         """The refill in flight, or a new one; None when no provider may be called now."""
         if self._refill is not None and not self._refill.done():
             return self._refill
-        if not any(breaker.available() for breaker in self.breakers):
+        if self._closed or not any(breaker.available() for breaker in self.breakers):
             return None
         self._refill = asyncio.create_task(self._run_refill(), name="catfact-refill")
         return self._refill
 
     async def _run_refill(self) -> bool:
-        """Try each provider in order until one answers. True if that added new facts."""
+        """Try each provider in order until one adds new facts. True if one did."""
         deadline = self._clock() + self.budget
         for index, (provider, breaker) in enumerate(
             zip(self.providers, self.breakers, strict=True)
         ):
-            if not breaker.allow():
-                continue
-            # Share what is left of the budget with the providers still to come.
+            # Share what is left of the budget with the providers still to come. A provider
+            # there is no time left for is skipped without counting against it.
             later = sum(b.available() for b in self.breakers[index + 1 :])
-            share_end = self._clock() + (deadline - self._clock()) / (1 + later)
+            now = self._clock()
+            share_end = now + (deadline - now) / (1 + later)
+            if share_end - now < MIN_ATTEMPT_TIME or not breaker.allow():
+                continue
             try:
                 texts = await self._fetch(provider, share_end)
             except UpstreamError as exc:
@@ -248,13 +264,16 @@ class CatFactClient:
                 breaker.record_failure()
                 log.exception("cat-fact provider %s failed unexpectedly", provider.name)
                 continue
+            except BaseException:  # cancelled (the client is closing): no verdict either way
+                breaker.release()
+                raise
             breaker.record_success()
             known = {fact.text for fact in self._buffer}
             new = [text for text in dict.fromkeys(texts) if text not in known]
-            fresh = [Fact(text, provider.name) for text in new]
-            self._buffer.extend(fresh)
-            log.debug("buffered %d new facts from %s", len(fresh), provider.name)
-            return bool(fresh)
+            self._buffer.extend(Fact(text, provider.name) for text in new)
+            log.debug("buffered %d new facts from %s", len(new), provider.name)
+            if new:
+                return True
         return False
 
     async def _fetch(self, provider: Provider, deadline: float) -> list[str]:
@@ -278,15 +297,20 @@ class CatFactClient:
         return await retrying(self._attempt, provider, deadline)
 
     async def _attempt(self, provider: Provider, deadline: float) -> list[str]:
-        remaining = deadline - self._clock()
-        if remaining < MIN_ATTEMPT_TIME:
-            raise UpstreamError(f"no time left to ask {provider.name}")
+        # The caller and the stop condition only start a try with MIN_ATTEMPT_TIME left; the
+        # floor only covers the microseconds that pass on the way here.
+        time_limit = max(deadline - self._clock(), MIN_ATTEMPT_TIME)
         self.stats.requests += 1
         try:
-            return await provider.fetch(self._session, self.batch_size, remaining)
+            return await provider.fetch(self._session, self.batch_size, time_limit)
         except Exception:
             self.stats.failures += 1
             raise
+
+
+def _current_task_cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _server_hint_or(backoff: tenacity.wait.wait_base) -> Callable[[tenacity.RetryCallState], float]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from abc import ABC, abstractmethod
 from email.utils import parsedate_to_datetime
 from typing import ClassVar
@@ -48,6 +49,9 @@ class UpstreamError(Exception):
         """Seconds the server asked us to wait (``Retry-After``), if it said."""
 
 
+_ORDERED_LIST = re.compile(r"^(\d+)\.(?= )")
+
+
 def clean_fact(raw: str) -> str | None:
     """Make third-party text safe to show: one line, no markup, no mentions, bounded length.
 
@@ -59,6 +63,7 @@ def clean_fact(raw: str) -> str | None:
     if not text:
         return None
     text = neutralise_mentions(discord.utils.escape_markdown(text))
+    text = _ORDERED_LIST.sub(r"\1\\.", text)  # "1. Cats..." would render as a list
     if len(text) > MAX_FACT_LENGTH:
         # Never end on half of an escape sequence: a lone backslash would escape the ellipsis.
         text = text[: MAX_FACT_LENGTH - 1].rstrip("\\") + "…"
@@ -71,7 +76,7 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
     value = value.strip()
     if value.isascii() and value.isdecimal():
-        seconds = float(value)
+        seconds = min(float(value), MAX_RETRY_AFTER)  # a run of digits may even overflow to inf
     else:
         try:
             when = parsedate_to_datetime(value)

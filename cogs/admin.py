@@ -60,26 +60,32 @@ class Admin(commands.Cog):
     async def reload(self, ctx: commands.Context[CatFactBot], name: str) -> None:
         """Reload one cog from disk, e.g. `reload catfact` (owner only).
 
-        If the new code fails to load, the old version keeps running and the reply says why.
+        If the new code fails to load, the old version keeps running and the reply says why. A
+        cog that failed to load at start-up is loaded.
         """
         extension = name if "." in name else f"cogs.{name}"
-        if extension not in self.bot.extensions:
+        failed_at_start = extension in self.bot.failed_extensions
+        if extension not in self.bot.extensions and not failed_at_start:
             loaded = ", ".join(sorted(n.removeprefix("cogs.") for n in self.bot.extensions))
             await ctx.send(f"There is no loaded cog {echo(name)}. Loaded: {loaded}.")
             return
         try:
-            await self.bot.reload_extension(extension)
+            if failed_at_start:
+                await self.bot.load_extension(extension)
+            else:
+                await self.bot.reload_extension(extension)
         except commands.ExtensionError as exc:
             log.exception("reloading %s failed; the previous version keeps running", extension)
             cause = exc.__cause__ or exc
             detail = neutralise_mentions(str(cause).replace("`", "'"))[:MAX_DETAIL]
+            keeps = "it stays unloaded" if failed_at_start else "the previous version keeps running"
             await ctx.send(
-                f"Reloading `{extension}` failed, so the previous version keeps running: "
-                f"`{type(cause).__name__}: {detail}`"
+                f"Reloading `{extension}` failed, so {keeps}: `{type(cause).__name__}: {detail}`"
             )
         else:
-            log.info("reloaded %s", extension)
-            await ctx.send(f"Reloaded `{extension}`.")
+            self.bot.failed_extensions.pop(extension, None)
+            log.info("%s %s", "loaded" if failed_at_start else "reloaded", extension)
+            await ctx.send(f"{'Loaded' if failed_at_start else 'Reloaded'} `{extension}`.")
 
 
 def report(synced: Sequence[app_commands.AppCommand], where: str) -> str:

@@ -87,7 +87,7 @@ def test_a_zero_retry_after_does_not_open(clock: FakeClock) -> None:
 
 
 def test_states_read_well_in_about() -> None:
-    assert [str(state) for state in State] == ["healthy", "down", "probing"]
+    assert [str(state) for state in State] == ["healthy", "down", "recovering"]
 
 
 def test_described_in_words(clock: FakeClock) -> None:
@@ -99,4 +99,4 @@ def test_described_in_words(clock: FakeClock) -> None:
     breaker.record_failure()
     assert breaker.describe() == "down"
     clock.advance(10)
-    assert breaker.describe() == "probing"
+    assert breaker.describe() == "recovering"

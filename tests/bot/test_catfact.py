@@ -424,3 +424,68 @@ async def test_aclose_stops_a_refill_in_flight(clock: FakeClock) -> None:
 def test_one_breaker_per_provider(clock: FakeClock) -> None:
     with pytest.raises(ValueError, match="one breaker per provider"):
         make_client(clock, Scripted(batch(1)), breakers=[])
+
+
+# Found in review: concurrency, budget edges and shutdown -----------------------------------------
+
+
+async def test_two_commands_at_once_in_one_channel_get_different_facts(clock: FakeClock) -> None:
+    client = make_client(clock, Scripted(["A"]), low_water=0)
+    first, second = await asyncio.gather(client.get_fact(channel=1), client.get_fact(channel=1))
+    assert first.text != second.text
+
+
+async def test_concurrent_offline_answers_in_one_channel_differ(clock: FakeClock) -> None:
+    for _ in range(50):
+        client = make_client(clock, Scripted(FATAL))
+        pair = await asyncio.gather(client.get_fact(channel=1), client.get_fact(channel=1))
+        assert all(fact.offline for fact in pair)
+        assert pair[0].text != pair[1].text
+
+
+async def test_a_provider_there_is_no_time_for_is_skipped_not_blamed(clock: FakeClock) -> None:
+    first, second = Scripted(batch(1)), Backup(["From the backup."])
+    client = make_client(clock, first, second, budget=0.08)  # half of it is under a try's minimum
+    assert (await client.get_fact()).text == "From the backup."
+    assert first.calls == 0
+    assert client.breakers[0].failures == 0
+
+
+async def test_a_cancelled_probe_is_released(clock: FakeClock) -> None:
+    never = asyncio.Event()
+    breaker = CircuitBreaker(threshold=1, cooldown=30, clock=clock)
+    client = make_client(clock, Scripted(FATAL, never), breakers=[breaker], budget=60)
+    await client.get_fact()
+    clock.advance(30)
+    probe = client.prefetch()
+    assert probe is not None
+    await asyncio.sleep(0)
+    assert not breaker.available()  # the probe is out
+    await client.aclose()
+    assert breaker.available()  # and it was handed back, not lost
+
+
+async def test_after_aclose_no_refill_starts(clock: FakeClock) -> None:
+    provider = Scripted(batch(10))
+    client = make_client(clock, provider)
+    await client.aclose()
+    assert client.prefetch() is None
+    assert (await client.get_fact()).offline
+    assert provider.calls == 0
+
+
+async def test_a_command_waiting_when_the_client_closes_gets_an_offline_fact(
+    clock: FakeClock,
+) -> None:
+    client = make_client(clock, Scripted(asyncio.Event()), budget=60)
+    waiting = asyncio.create_task(client.get_fact(channel=1))
+    await asyncio.sleep(0.01)
+    await client.aclose()
+    assert (await waiting).offline
+
+
+async def test_a_provider_with_nothing_new_hands_over_to_the_next(clock: FakeClock) -> None:
+    client = make_client(clock, Scripted(["A"]), Backup(["B"]), low_water=0)
+    assert await refilled(client) is True
+    assert await refilled(client) is True  # meowfacts had nothing new; the backup had
+    assert [(await client.get_fact()).text for _ in range(2)] == ["A", "B"]

@@ -217,7 +217,7 @@ async def test_streamed_body_within_the_limit_is_read_and_the_fact_capped(
         ("0", 0.0),
         (" 12 ", 12.0),
         ("99999999", MAX_RETRY_AFTER),
-        ("9" * 400, None),  # overflows to infinity
+        ("9" * 400, MAX_RETRY_AFTER),  # overflows to infinity on the way
         ("-3", None),
         ("1.5", None),
         ("soon", None),
@@ -252,6 +252,8 @@ def test_retry_after_as_an_http_date() -> None:
         ("Line one\n# Heading", "Line one # Heading"),  # no longer at a line start
         ("# Heading", r"\# Heading"),
         ("> quote", r"\> quote"),
+        ("1. Cats are great", r"1\. Cats are great"),
+        ("12. and 3. more", r"12\. and 3. more"),  # only at the start is it a list
         ("[link](https://example.org)", r"\[link](https://example.org)"),
         (
             "**bold** _it_ `code` ~~x~~ ||spoiler||",

@@ -199,3 +199,32 @@ async def test_only_the_owner_may_reload(bot: CatFactBot, alice: discord.Member)
     with pytest.raises(commands.NotOwner):
         await dpytest.message("!reload arithmetic", member=alice)
     assert dpytest.verify().message().content("Only the bot's owner can use `!reload`.")
+
+
+async def test_a_cog_that_failed_at_start_up_can_be_loaded_once_fixed(
+    bot: CatFactBot, owner: discord.Member, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "latecogs"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    module = package / "greeter.py"
+    module.write_text("def broken(:\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        with pytest.raises(commands.ExtensionFailed) as caught:
+            await bot.load_extension("latecogs.greeter")
+        bot.failed_extensions["latecogs.greeter"] = caught.value  # as setup_hook records it
+
+        await dpytest.message("!reload latecogs.greeter", member=owner)
+        reply = dpytest.get_message().content
+        assert reply.startswith("Reloading `latecogs.greeter` failed, so it stays unloaded: ")
+
+        module.write_text(RELOADABLE.format(reply="better late"))
+        await dpytest.message("!reload latecogs.greeter", member=owner)
+        assert dpytest.verify().message().content("Loaded `latecogs.greeter`.")
+        assert "latecogs.greeter" not in bot.failed_extensions
+        await dpytest.message("!greet")
+        assert dpytest.verify().message().content("better late")
+    finally:
+        for name in [n for n in sys.modules if n.split(".")[0] == "latecogs"]:
+            del sys.modules[name]
