@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import yarl
 
-from bot.errors import SettingsError
 from bot.providers import DEFAULT_MEOWFACTS_URL, DEFAULT_URLS, PROVIDERS
 from bot.sharding import ShardPlan, parse_shard_plan
+from bot.validation import SettingsError, shown, whole_number
 
 DEFAULT_PREFIX = "!"
 DEFAULT_CATFACT_API_URL = DEFAULT_MEOWFACTS_URL
@@ -123,7 +123,7 @@ def _check_prefix(prefix: str) -> str:
     if len(prefix) > MAX_PREFIX_LENGTH or any(char.isspace() for char in prefix):
         raise SettingsError(
             f"COMMAND_PREFIX must be 1 to {MAX_PREFIX_LENGTH} characters without spaces, "
-            f"got {prefix!r}"
+            f"got {shown(prefix)}"
         )
     return prefix
 
@@ -134,7 +134,7 @@ def _check_url(url: str, *, variable: str = "CATFACT_API_URL") -> str:
     except (TypeError, ValueError):
         parsed = None
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
-        raise SettingsError(f"{variable} must be an http(s) URL, got {url!r:.80}")
+        raise SettingsError(f"{variable} must be an http(s) URL, got {shown(url, 80)}")
     return url
 
 
@@ -150,7 +150,7 @@ def _check_seconds(
         seconds = float("nan")
     if not low <= seconds <= high:  # also rejects NaN
         raise SettingsError(
-            f"{name} must be a number of seconds from {low:g} to {high:g}, got {raw!r:.40}"
+            f"{name} must be a number of seconds from {low:g} to {high:g}, got {shown(raw)}"
         )
     return seconds
 
@@ -167,10 +167,10 @@ def _check_batch_size(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_CATFACT_BATCH_SIZE
     low, high = CATFACT_BATCH_SIZE_RANGE
-    size = int(raw) if raw.isascii() and raw.isdecimal() else -1
-    if not low <= size <= high:
+    size = whole_number(raw, high)
+    if size is None or not low <= size <= high:
         raise SettingsError(
-            f"CATFACT_BATCH_SIZE must be a whole number from {low} to {high}, got {raw!r:.40}"
+            f"CATFACT_BATCH_SIZE must be a whole number from {low} to {high}, got {shown(raw)}"
         )
     return size
 
@@ -187,7 +187,7 @@ def _check_providers(raw: str | None) -> tuple[tuple[str, str | None], ...]:
         if name not in PROVIDERS:
             known = ", ".join(PROVIDERS)
             raise SettingsError(
-                f"CATFACT_PROVIDERS: unknown provider {name!r:.40}; use a comma-separated list "
+                f"CATFACT_PROVIDERS: unknown provider {shown(name)}; use a comma-separated list "
                 f"of {known} (each optionally =URL), or {NO_PROVIDERS}"
             )
         if name in providers:
@@ -203,7 +203,7 @@ def _check_log_level(level: str | None) -> str | None:
         return None
     upper = level.upper()
     if upper not in LOG_LEVELS:
-        raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+        raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {shown(level)}")
     return upper
 
 

@@ -4,7 +4,7 @@ A big bot is split over several processes that each run an ``AutoShardedBot`` fo
 shards. Two environment variables say which slice: ``SHARD_COUNT`` (the bot's total number of
 shards, the same in every process) and ``SHARD_IDS`` (the shards this process runs, e.g.
 ``0-7``). :func:`parse_shard_plan` turns them into a :class:`ShardPlan`, or raises
-:class:`~bot.errors.SettingsError` with one line naming the variable and the fix.
+:class:`~bot.validation.SettingsError` with one line naming the variable and the fix.
 
 Discord lets the shards of one "rate-limit bucket" (``shard_id % max_concurrency``) IDENTIFY
 once per 5 seconds, counted across *all* the bot's processes. discord.py paces the shards of one
@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from itertools import groupby
 
-from bot.errors import SettingsError
+from bot.validation import SettingsError, shown, whole_number
 
 __all__ = [
     "CONNECT_ALLOWANCE",
@@ -49,9 +49,6 @@ CONNECT_ALLOWANCE = 10.0
 Without it, every process's first identify would be late by however long those took, which is
 more than the margin in :data:`IDENTIFY_WINDOW`. A connection idles at most this long before it
 identifies (discord.py's default hook idles 5 s); Discord's heartbeat keeps it open meanwhile."""
-
-_SHOWN_LENGTH = 40
-"""How much of a bad value an error message repeats; an environment variable can be huge."""
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[object]]
@@ -120,11 +117,11 @@ def parse_shard_plan(count_text: str | None, ids_text: str | None) -> ShardPlan:
                 "number of shards, the same in every process"
             )
         return ShardPlan()
-    count = _natural(count_text, MAX_SHARD_COUNT)
+    count = whole_number(count_text, MAX_SHARD_COUNT)
     if count is None or not 1 <= count <= MAX_SHARD_COUNT:
         raise SettingsError(
             f"SHARD_COUNT must be a whole number from 1 to {MAX_SHARD_COUNT}, "
-            f"got {_shown(count_text)}"
+            f"got {shown(count_text)}"
         )
     if ids_text is None:
         return ShardPlan(count)
@@ -272,27 +269,6 @@ def _blank_is_none(text: str | None) -> str | None:
     return text.strip() or None
 
 
-def _shown(text: str) -> str:
-    """``text`` quoted for an error message, cut to a bounded length, always on one line."""
-    if len(text) > _SHOWN_LENGTH:
-        return repr(text[:_SHOWN_LENGTH]) + "..."
-    return repr(text)
-
-
-def _natural(text: str, limit: int) -> int | None:
-    """``text`` as a whole number if it is ASCII digits only, else ``None``.
-
-    Anything above ``limit`` comes back as ``limit + 1`` without ever building a huge int (which
-    ``int()`` refuses past 4,300 digits, and which would be pointless to expand into a range).
-    """
-    if not (text.isascii() and text.isdigit()):
-        return None
-    significant = text.lstrip("0") or "0"
-    if len(significant) > len(str(limit)):
-        return limit + 1
-    return min(int(significant), limit + 1)
-
-
 def _parse_ids(text: str, count: int) -> tuple[int, ...]:
     highest = count - 1
     ids: set[int] = set()
@@ -300,23 +276,25 @@ def _parse_ids(text: str, count: int) -> tuple[int, ...]:
         item = raw_item.strip()
         if not item:
             raise SettingsError(
-                f"SHARD_IDS has an empty item (a doubled or trailing comma?), got {_shown(text)}"
+                f"SHARD_IDS has an empty item (a doubled or trailing comma?), got {shown(text)}"
             )
         parts = item.split("-")
-        bounds = [n for n in (_natural(part.strip(), highest) for part in parts) if n is not None]
+        bounds = [
+            n for n in (whole_number(part.strip(), highest) for part in parts) if n is not None
+        ]
         if len(parts) > 2 or len(bounds) != len(parts):
             raise SettingsError(
-                f"SHARD_IDS must list shard ids and ranges like 0-3,8; {_shown(item)} is "
+                f"SHARD_IDS must list shard ids and ranges like 0-3,8; {shown(item)} is "
                 "neither (only ASCII digits, no negative ids)"
             )
         low, high = bounds[0], bounds[-1]
         if low > high:
             raise SettingsError(
-                f"SHARD_IDS range {_shown(item)} is reversed: write the lower id first"
+                f"SHARD_IDS range {shown(item)} is reversed: write the lower id first"
             )
         if high > highest:  # checked before the range is expanded
             raise SettingsError(
-                f"SHARD_IDS item {_shown(item)} is out of range: shard ids go from 0 to "
+                f"SHARD_IDS item {shown(item)} is out of range: shard ids go from 0 to "
                 f"{highest} when SHARD_COUNT is {count}"
             )
         for shard in range(low, high + 1):

@@ -109,6 +109,8 @@ def test_the_token_never_shows_in_repr() -> None:
         ("CATFACT_BATCH_SIZE", "101", "from 1 to 100"),
         ("CATFACT_BATCH_SIZE", "2.5", "from 1 to 100"),
         ("CATFACT_BATCH_SIZE", "٣", "from 1 to 100"),
+        ("CATFACT_BATCH_SIZE", "1" * 5000, "from 1 to 100"),  # past int()'s 4,300-digit limit
+        ("COMMAND_PREFIX", "!" * 5000, "COMMAND_PREFIX must be 1 to 5 characters"),
         ("CATFACT_PROVIDERS", "meowfacts,dogfacts", "unknown provider 'dogfacts'"),
         ("CATFACT_PROVIDERS", "meowfacts,", "unknown provider ''"),
         ("CATFACT_PROVIDERS", "meowfacts,meowfacts=http://x/", "names meowfacts twice"),
@@ -124,6 +126,7 @@ def test_invalid_values_are_rejected_with_one_line_naming_the_variable(
     text = str(caught.value)
     assert name in text
     assert "\n" not in text
+    assert len(text) < 300  # a huge value is not echoed in full
 
 
 def test_a_bad_token_is_not_echoed_back() -> None:
