@@ -60,7 +60,7 @@ class CommandLog(commands.Cog):
     def _finish(self, ctx: commands.Context[CatFactBot], outcome: str) -> None:
         self.answered += 1
         started = self._started.pop(ctx, None)
-        took = f"{(time.perf_counter() - started) * 1000:.1f} ms" if started else "-"
+        took = "-" if started is None else f"{(time.perf_counter() - started) * 1000:.1f} ms"
         kind = "/" if ctx.interaction is not None else ctx.clean_prefix
         name = ctx.command.qualified_name if ctx.command else "?"
         where = f"guild {ctx.guild.id}" if ctx.guild else "DM"

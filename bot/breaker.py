@@ -70,13 +70,11 @@ class CircuitBreaker:
 
     def allow(self) -> bool:
         """May a call be made now? In half-open state only the first asker gets True."""
-        state = self.state
-        if state is State.CLOSED:
-            return True
-        if state is State.HALF_OPEN and not self._probing:
+        if not self.available():
+            return False
+        if self._open_until is not None:  # half-open: this call is the probe
             self._probing = True
-            return True
-        return False
+        return True
 
     def available(self) -> bool:
         """Would :meth:`allow` say yes? Unlike it, asking does not claim the probe."""

@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 import aiohttp
 import tenacity
 
-from bot.breaker import CircuitBreaker, State
+from bot.breaker import CircuitBreaker
 from bot.offline_facts import FACTS as OFFLINE_FACTS
 from bot.providers import Provider, UpstreamError, clean_fact
 
@@ -164,9 +164,9 @@ class CatFactClient:
         """
         return self._start_refill()
 
-    def health(self) -> dict[str, State]:
-        """Each provider's name and breaker state, in failover order."""
-        return {p.name: b.state for p, b in zip(self.providers, self.breakers, strict=True)}
+    def health(self) -> dict[str, str]:
+        """Each provider's name and its breaker's state in words, in failover order."""
+        return {p.name: b.describe() for p, b in zip(self.providers, self.breakers, strict=True)}
 
     @property
     def buffered(self) -> int:

@@ -52,11 +52,11 @@ def unwrap(error: BaseException) -> BaseException:
     return error
 
 
-def echo(token: str) -> str:
+def echo(token: str, limit: int = _ECHO_LENGTH) -> str:
     """Show a piece of user input inside inline code, safely shortened and unable to mention."""
     shown = token.replace("`", "'")
-    if len(shown) > _ECHO_LENGTH:
-        shown = shown[:_ECHO_LENGTH] + "…"
+    if len(shown) > limit:
+        shown = shown[:limit] + "…"
     return f"`{neutralise_mentions(shown)}`"
 
 

@@ -16,7 +16,6 @@ from discord.ext import commands
 
 from bot.core import CatFactBot
 from bot.error_handler import echo
-from bot.text import neutralise_mentions
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +76,9 @@ class Admin(commands.Cog):
         except commands.ExtensionError as exc:
             log.exception("reloading %s failed; the previous version keeps running", extension)
             cause = exc.__cause__ or exc
-            detail = neutralise_mentions(str(cause).replace("`", "'"))[:MAX_DETAIL]
+            detail = echo(f"{type(cause).__name__}: {cause}", limit=MAX_DETAIL)
             keeps = "it stays unloaded" if failed_at_start else "the previous version keeps running"
-            await ctx.send(
-                f"Reloading `{extension}` failed, so {keeps}: `{type(cause).__name__}: {detail}`"
-            )
+            await ctx.send(f"Reloading `{extension}` failed, so {keeps}: {detail}")
         else:
             self.bot.failed_extensions.pop(extension, None)
             log.info("%s %s", "loaded" if failed_at_start else "reloaded", extension)

@@ -84,13 +84,8 @@ class Info(commands.Cog, name="Bot info"):
             name="Fact sources",
             value=", ".join(f"{source.value} {served[source]}" for source in Served),
         )
-        health = [
-            f"{provider.name} {breaker.describe()}"
-            for provider, breaker in zip(client.providers, client.breakers, strict=True)
-        ]
-        embed.add_field(
-            name="Upstream", value=", ".join(health) or "none configured (offline facts only)"
-        )
+        health = ", ".join(f"{name} {state}" for name, state in client.health().items())
+        embed.add_field(name="Upstream", value=health or "none configured (offline facts only)")
         embed.add_field(name="Facts ready", value=str(client.buffered))
         return embed
 
