@@ -134,7 +134,7 @@ async def sequential(upstream: SlowUpstream, results: Results, count: int, naive
         add = Series("!add 1 2 (no I/O)", await drive("!add 1 2", count))
         upstream.reset_counts()
         fact = Series("!catfact, buffered client", await drive("!catfact", count))
-        fact.requests, fact.connections = upstream.requests, upstream.connections
+        fact.requests, fact.connections = upstream.requests, len(upstream.connections)
         results.series += [add, fact]
     finally:
         await close_simulated(bot)
@@ -144,7 +144,7 @@ async def sequential(upstream: SlowUpstream, results: Results, count: int, naive
     try:
         upstream.reset_counts()
         slow = Series("!catfact, naive client", await drive("!catfact", naive))
-        slow.requests, slow.connections = upstream.requests, upstream.connections
+        slow.requests, slow.connections = upstream.requests, len(upstream.connections)
         results.series.append(slow)
     finally:
         await close_simulated(bot)
