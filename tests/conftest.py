@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from unittest.mock import AsyncMock
 
@@ -16,7 +17,22 @@ from bot.catfact import CatFactClient, Fact
 from bot.console import close_simulated, simulated_intents, start_simulated
 from bot.core import CatFactBot
 from bot.settings import Settings
+from tests import leaks
 from tests.fakes import FakeCatfactNinja, FakeClock, FakeMeowfacts
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def no_leaks(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """Every test: fail it (at teardown) if it left a task running, an HTTP session open or a
+    dpytest file behind. Set up before any other fixture, so it checks after they all closed."""
+    async with leaks.watch(monkeypatch, Path.cwd()) as found:
+        yield
+    if found:
+        for task in found.tasks:
+            task.cancel()
+        for path in found.files:
+            path.unlink()
+        pytest.fail(f"the test left things behind:\n{found}", pytrace=False)
 
 
 @pytest_asyncio.fixture
