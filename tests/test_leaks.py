@@ -56,3 +56,13 @@ async def test_a_clean_test_leaves_nothing(monkeypatch: pytest.MonkeyPatch, tmp_
         await asyncio.sleep(0)
     assert not found
     assert str(found) == ""
+
+
+LOOPS_SEEN: list[asyncio.AbstractEventLoop] = []
+
+
+@pytest.mark.parametrize("run", [1, 2])
+async def test_each_test_runs_on_its_own_event_loop(run: int) -> None:
+    loop = asyncio.get_running_loop()
+    assert all(loop is not seen for seen in LOOPS_SEEN)
+    LOOPS_SEEN.append(loop)
