@@ -54,6 +54,7 @@ repeat: $(VENV)/.dev ## The suite three times over in one process, shuffled: not
 mutation: $(VENV)/.mutation ## Mutation testing of bot/ and cogs/ (mutmut; ~20 min on 2 cores)
 	rm -rf mutants
 	$(VENV)/bin/mutmut run
+	$(VENV)/bin/mutmut results
 	$(VENV)/bin/mutmut export-cicd-stats
 	$(PY) -m tests.mutation
 
