@@ -53,16 +53,16 @@ class CommandLog(commands.Cog):
     async def on_command_error(
         self, ctx: commands.Context[CatFactBot], error: commands.CommandError
     ) -> None:
-        if ctx.command is None:  # an unknown command: not ours to count or log
-            return
         self._finish(ctx, f"error {type(unwrap(error)).__name__}")
 
     def _finish(self, ctx: commands.Context[CatFactBot], outcome: str) -> None:
+        if ctx.command is None:  # an unknown command: not ours to count or log
+            return
         self.answered += 1
         started = self._started.pop(ctx, None)
         took = "-" if started is None else f"{(time.perf_counter() - started) * 1000:.1f} ms"
         kind = "/" if ctx.interaction is not None else ctx.clean_prefix
-        name = ctx.command.qualified_name if ctx.command else "?"
+        name = ctx.command.qualified_name
         where = f"guild {ctx.guild.id}" if ctx.guild else "DM"
         log.info(
             "%s%s by %s (%d) in %s channel %d: %s in %s",

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
+from unittest.mock import MagicMock
 
 import discord
 import discord.ext.test as dpytest
 import pytest
 from discord.ext import commands
 
+from bot import activity
+from bot.activity import CommandLog
 from bot.core import CatFactBot
 from tests.fakes import interaction_context
 
@@ -88,3 +91,54 @@ async def test_a_slash_command_is_logged_with_a_slash(
     await log_cog.on_command_completion(ctx)  # type: ignore[attr-defined]
     [line] = command_lines(info_log)
     assert (line["command"], line["where"], line["channel"]) == ("/add", "DM", "42")
+
+
+def typed_context(bot: CatFactBot) -> MagicMock:
+    """A context for ``!add`` typed in the guild's channel (for calling the listeners directly)."""
+    ctx = MagicMock(spec=commands.Context)
+    ctx.interaction = None
+    ctx.command = bot.get_command("add")
+    ctx.clean_prefix = "!"
+    ctx.author = dpytest.get_config().members[0]
+    ctx.guild = ctx.author.guild
+    ctx.channel.id = 42
+    return ctx
+
+
+def command_log(bot: CatFactBot) -> CommandLog:
+    cog = bot.get_cog("CommandLog")
+    assert isinstance(cog, CommandLog)
+    return cog
+
+
+class SteppedClock:
+    """``time.perf_counter`` that moves only when told to."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+async def test_the_time_taken_is_logged_in_milliseconds(
+    bot: CatFactBot, info_log: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = SteppedClock(1000.0)
+    monkeypatch.setattr(activity, "time", clock)
+    ctx = typed_context(bot)
+    await command_log(bot).mark_start(ctx)
+    clock.now += 0.25
+    await command_log(bot).on_command_completion(ctx)
+    [line] = command_lines(info_log)
+    assert line["took"] == "250.0 ms"
+
+
+async def test_a_command_whose_start_was_not_seen_is_still_logged_without_a_time(
+    bot: CatFactBot, info_log: pytest.LogCaptureFixture
+) -> None:
+    ctx = typed_context(bot)
+    await command_log(bot).on_command_error(ctx, commands.CheckFailure())
+    [line] = command_lines(info_log)
+    assert (line["command"], line["outcome"], line["took"]) == ("!add", "error CheckFailure", "-")
+    assert bot.commands_answered == 1

@@ -97,3 +97,34 @@ async def test_a_cooldown_says_when_to_try_again_in_whole_seconds(
         ctx, commands.CommandOnCooldown(cooldown, retry_after, commands.BucketType.user)
     )
     ctx.send.assert_awaited_once_with(f"Easy there! You can use `/catfact` again in {seconds} s.")
+
+
+# Two commands shaped unlike any the bot has today, to check the slash usage for any future one.
+@commands.hybrid_command(name="between")  # type: ignore[arg-type]  # see bot/core.py
+async def between(ctx: commands.Context[CatFactBot], low: int, high: int) -> None:
+    """Pick a number between two others."""
+
+
+@commands.hybrid_command(name="shout")  # type: ignore[arg-type]  # see bot/core.py
+async def shout(ctx: commands.Context[CatFactBot], text: str) -> None:
+    """Repeat the text loudly."""
+
+
+@pytest.mark.parametrize(
+    ("command", "missing", "reply"),
+    [
+        (between, "high", "`high` is missing. Usage: `/between low: … high: …`"),
+        (shout, "text", "`text` is missing. Usage: `/shout text: …`"),
+    ],
+)
+async def test_a_missing_slash_option_is_named_with_every_option_of_the_command(
+    mocked_bot: CatFactBot, command: commands.HybridCommand[Any, ..., Any], missing: str, reply: str
+) -> None:
+    handler = mocked_bot.get_cog("ErrorHandler")
+    assert isinstance(handler, ErrorHandler)
+    ctx = interaction_context()
+    ctx.clean_prefix = "/"
+    ctx.command = command
+    error = commands.MissingRequiredArgument(command.clean_params[missing])
+    await handler.on_command_error(ctx, error)
+    ctx.send.assert_awaited_once_with(reply)

@@ -64,13 +64,27 @@ def test_operand_count_is_bounded_before_any_conversion() -> None:
     with pytest.raises(OperandError) as caught:
         parse_operands(" ".join(["x"] * (MAX_OPERANDS + 1)))  # too many wins over "not a number"
     assert caught.value.problem is Problem.TOO_MANY
+    assert caught.value.token == ""  # no one number is to blame
 
 
-@pytest.mark.parametrize("text", ["", "   ", "7"])
+@pytest.mark.parametrize("text", ["", "   ", "7", " 7 "])
 def test_fewer_than_two_numbers_are_refused(text: str) -> None:
     with pytest.raises(OperandError) as caught:
         parse_operands(text)
     assert caught.value.problem is Problem.TOO_FEW
+    assert caught.value.token == text.strip()  # what was typed, for whoever handles the error
+
+
+@pytest.mark.parametrize(
+    ("error", "text"),
+    [
+        (OperandError(Problem.NOT_A_NUMBER, "two"), "not a number: 'two'"),
+        (OperandError(Problem.TOO_LONG, "9" * 60), f"too long: '{'9' * MAX_OPERAND_LENGTH}'"),
+        (OperandError(Problem.TOO_MANY), "too many numbers: ''"),
+    ],
+)
+def test_an_operand_error_reads_clearly_in_a_traceback(error: OperandError, text: str) -> None:
+    assert str(error) == text
 
 
 @pytest.mark.parametrize(
@@ -82,6 +96,8 @@ def test_fewer_than_two_numbers_are_refused(text: str) -> None:
         ("100", "100"),
         ("1.000001", "1.000001"),
         ("-12.50", "-12.5"),
+        ("0.0000001", "0.0000001"),  # Decimal's own str() would say 1E-7
+        ("-0.00000010", "-0.0000001"),
     ],
 )
 def test_format_number_is_plain_and_short(value: str, text: str) -> None:

@@ -161,3 +161,79 @@ def test_log_level_defaults_depend_on_the_mode(
     level: str | None, console: bool, expected: int
 ) -> None:
     assert Settings(log_level=level).log_level_number_for(console=console) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("COMMAND_PREFIX", "!!!!!", Settings(command_prefix="!!!!!")),
+        ("CATFACT_TIMEOUT", "0.1", Settings(catfact_timeout=0.1)),
+        ("CATFACT_TIMEOUT", "30", Settings(catfact_timeout=30)),
+        ("CATFACT_COOLDOWN", "0", Settings(catfact_cooldown=0)),
+        ("CATFACT_COOLDOWN", "3600", Settings(catfact_cooldown=3600)),
+        ("CATFACT_BATCH_SIZE", "1", Settings(catfact_batch_size=1)),
+        ("CATFACT_BATCH_SIZE", "100", Settings(catfact_batch_size=100)),
+        ("CATFACT_BATCH_SIZE", "0050", Settings(catfact_batch_size=50)),  # leading zeros are fine
+    ],
+)
+def test_the_documented_limits_themselves_are_accepted(
+    name: str, value: str, expected: Settings
+) -> None:
+    assert Settings.from_env({name: value}) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (
+            "DISCORD_TOKEN",
+            f"bot {TOKEN}",
+            "DISCORD_TOKEN must be the bare token, without the 'Bot ' prefix",
+        ),
+        (
+            "DISCORD_TOKEN",
+            "not-a-token",
+            "DISCORD_TOKEN does not look like a bot token (three dot-separated parts): copy it "
+            "again from the Bot page of your application in the Discord Developer Portal",
+        ),
+        (
+            "CATFACT_API_URL",
+            "meowfacts.herokuapp.com",
+            "CATFACT_API_URL must be an http(s) URL, got 'meowfacts.herokuapp.com'",
+        ),
+        (
+            "CATFACT_PROVIDERS",
+            "dogfacts",
+            "CATFACT_PROVIDERS: unknown provider 'dogfacts'; use a comma-separated list of "
+            "meowfacts, catfact.ninja (each optionally =URL), or none",
+        ),
+    ],
+)
+def test_an_invalid_value_gets_the_whole_sentence_the_operator_acts_on(
+    name: str, value: str, message: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({name: value})
+    assert str(caught.value) == message
+
+
+def test_missing_token_message_reads_as_one_sentence() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings().require_token()
+    assert str(caught.value) == (
+        "DISCORD_TOKEN is not set: copy .env.example to .env and paste your bot token there "
+        "(or try the bot offline with: python -m bot --console)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("x" * 80, repr("x" * 80)),  # up to 80 characters: the whole value, to spot the typo
+        ("x" * 81, repr("x" * 80) + "..."),
+    ],
+)
+def test_a_bad_url_is_repeated_up_to_eighty_characters(url: str, shown: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"CATFACT_API_URL": url})
+    assert str(caught.value) == f"CATFACT_API_URL must be an http(s) URL, got {shown}"

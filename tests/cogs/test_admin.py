@@ -46,6 +46,14 @@ async def test_owner_syncs_globally(
     )
 
 
+async def test_one_synced_command_is_reported_in_the_singular(
+    bot: CatFactBot, owner: discord.Member, tree_sync: AsyncMock
+) -> None:
+    tree_sync.return_value = [app_command("catfact")]
+    await dpytest.message("!sync", member=owner)
+    assert dpytest.verify().message().content("Synced 1 slash command globally: /catfact.")
+
+
 async def test_owner_syncs_to_the_current_server(
     bot: CatFactBot, owner: discord.Member, tree_sync: AsyncMock
 ) -> None:
@@ -193,6 +201,14 @@ async def test_reloading_something_not_loaded_lists_what_is(
         .message()
         .content("There is no loaded cog `dogfacts`. Loaded: admin, arithmetic, catfact, info.")
     )
+
+
+async def test_reload_without_a_cog_name_says_what_is_missing(
+    bot: CatFactBot, owner: discord.Member
+) -> None:
+    with pytest.raises(commands.MissingRequiredArgument):
+        await dpytest.message("!reload", member=owner)
+    assert dpytest.verify().message().content("`name` is missing. Usage: `!reload <cog>`")
 
 
 async def test_only_the_owner_may_reload(bot: CatFactBot, alice: discord.Member) -> None:

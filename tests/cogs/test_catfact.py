@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from unittest.mock import AsyncMock, MagicMock
 
+import discord
 import discord.ext.test as dpytest
 import pytest
 import pytest_asyncio
@@ -31,6 +32,7 @@ async def test_catfact_replies_with_the_fact_in_an_embed(
     embed = dpytest.get_embed()
     assert embed.title == EMBED_TITLE
     assert embed.description == FACTS[0]
+    assert embed.colour == discord.Colour.orange()
     assert embed.footer.text is None
     assert meowfacts.requests == 1
 
@@ -124,6 +126,7 @@ async def test_unexpected_error_is_logged_and_answered(
         await dpytest.message("!catfact")
     assert dpytest.verify().message().content(UNEXPECTED)
     [record] = [r for r in caplog.records if r.name == "bot.error_handler"]
+    assert record.getMessage() == "unexpected error in !catfact"  # which command, for the operator
     assert record.exc_info is not None
     assert isinstance(record.exc_info[1], RuntimeError)
 
@@ -151,6 +154,22 @@ async def test_a_second_catfact_too_soon_is_told_when_to_come_back(
         await dpytest.message("!catfact")
     assert dpytest.verify().message().content("Easy there! You can use `!catfact` again in 10 s.")
     assert fake_catfacts.get_fact.await_count == 1
+
+
+async def test_a_one_second_cooldown_is_kept_too(
+    settings: Settings, fake_catfacts: AsyncMock
+) -> None:
+    test_bot = await simulated_bot(
+        Settings(catfact_api_url=settings.catfact_api_url, catfact_cooldown=1),
+        catfacts=fake_catfacts,
+    )
+    try:
+        await dpytest.message("!catfact")
+        with pytest.raises(commands.CommandOnCooldown):
+            await dpytest.message("!catfact")
+        assert fake_catfacts.get_fact.await_count == 1
+    finally:
+        await close_simulated(test_bot)
 
 
 async def test_the_cooldown_is_per_user(cooled_bot: CatFactBot, fake_catfacts: AsyncMock) -> None:

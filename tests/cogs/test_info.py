@@ -5,17 +5,19 @@ from __future__ import annotations
 import math
 from unittest.mock import AsyncMock
 
+import aiohttp
 import discord
 import discord.ext.test as dpytest
 import pytest
 
 from bot import __version__
+from bot.catfact import CatFactClient
 from bot.console import close_simulated
 from bot.core import CatFactBot, make_bot
 from bot.settings import Settings
-from cogs.info import duration, milliseconds, shards_of
+from cogs.info import Info, duration, milliseconds, shards_of
 from tests.conftest import simulated_bot
-from tests.fakes import call_slash, interaction_context, refilled
+from tests.fakes import FakeCatfactNinja, FakeMeowfacts, call_slash, interaction_context, refilled
 
 
 def fields(embed: discord.Embed) -> dict[str, str]:
@@ -63,6 +65,8 @@ def test_milliseconds(seconds: float, text: str) -> None:
         (3599, "59 min"),
         (3600 * 3 + 300, "3 h 5 min"),
         (86_400 * 2 + 3600 * 4 + 59, "2 d 4 h"),
+        (86_400, "1 d 0 h"),
+        (86_399, "23 h 59 min"),
     ],
 )
 def test_duration(seconds: float, text: str) -> None:
@@ -78,6 +82,7 @@ async def test_about_reports_what_the_bot_has_done(bot: CatFactBot) -> None:
     await dpytest.message("!about")
     embed = dpytest.get_embed()
     assert embed.title == "About this bot"
+    assert embed.colour == discord.Colour.blurple()
     assert embed.description is not None
     assert __version__ in embed.description
     assert fields(embed) == {
@@ -140,3 +145,26 @@ def test_a_bot_that_is_not_sharded_says_so_whatever_the_settings() -> None:
 @pytest.mark.parametrize("name", ["ping", "about"])
 async def test_ping_and_about_are_slash_commands_too(bot: CatFactBot, name: str) -> None:
     assert bot.tree.get_command(name) is not None
+
+
+async def test_about_lists_every_upstream_in_failover_order(
+    meowfacts: FakeMeowfacts, ninja: FakeCatfactNinja
+) -> None:
+    settings = Settings(
+        catfact_providers=(("catfact.ninja", ninja.url), ("meowfacts", meowfacts.url)),
+        catfact_cooldown=0,
+    )
+    test_bot = await simulated_bot(settings)
+    try:
+        await dpytest.message("!about")
+        upstream = fields(dpytest.get_embed())["Upstream"]
+        assert upstream == "catfact.ninja healthy, meowfacts healthy"
+    finally:
+        await close_simulated(test_bot)
+
+
+async def test_about_on_a_sharded_bot_names_its_shards(session: aiohttp.ClientSession) -> None:
+    settings = Settings.from_env({"SHARD_COUNT": "16", "SHARD_IDS": "0-3"})
+    client = CatFactClient(session, [], budget=settings.catfact_timeout)
+    embed = Info(make_bot(settings, catfacts=client)).about_embed()
+    assert fields(embed)["Shards"] == "shards 0-3 of 16"
