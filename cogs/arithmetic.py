@@ -17,9 +17,6 @@ USAGE = "<number> <number> [more numbers...]"
 class Arithmetic(commands.Cog):
     """Exact decimal arithmetic: 0.1 + 0.2 is 0.3 here."""
 
-    def __init__(self, bot: CatFactBot) -> None:
-        self.bot = bot
-
     @commands.hybrid_command(name="add", usage=USAGE, extras={"example": "2 3"})  # type: ignore[arg-type]  # see bot/core.py
     @app_commands.describe(numbers=NUMBERS_HELP)
     async def add(self, ctx: commands.Context[CatFactBot], *, numbers: str = NUMBERS) -> None:
@@ -37,4 +34,4 @@ class Arithmetic(commands.Cog):
 
 async def setup(bot: CatFactBot) -> None:
     """Extension entry point."""
-    await bot.add_cog(Arithmetic(bot))
+    await bot.add_cog(Arithmetic())
