@@ -100,3 +100,11 @@ def test_described_in_words(clock: FakeClock) -> None:
     assert breaker.describe() == "down"
     clock.advance(10)
     assert breaker.describe() == "recovering"
+
+
+def test_a_cooldown_shorter_than_a_second_is_kept_exactly(clock: FakeClock) -> None:
+    breaker = CircuitBreaker(threshold=1, cooldown=0.5, clock=clock)
+    breaker.record_failure()
+    assert state(breaker) is State.OPEN
+    clock.advance(0.5)
+    assert (state(breaker), breaker.allow()) == (State.HALF_OPEN, True)

@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import logging
 import math
+import random
 from typing import ClassVar
 from unittest.mock import MagicMock
 
@@ -128,6 +129,7 @@ async def test_the_buffer_is_refilled_in_the_background_below_the_low_water_mark
     client = make_client(clock, provider, batch_size=10, low_water=3)
     for _ in range(7):
         await client.get_fact()
+    await settle(client)
     assert provider.calls == 1  # 3 left: not below the mark yet
     await client.get_fact()
     await settle(client)
@@ -272,11 +274,20 @@ async def test_other_failures_are_not_retried(clock: FakeClock) -> None:
     assert clock.slept == []
 
 
-async def test_retry_after_is_honoured_when_it_fits_the_budget(clock: FakeClock) -> None:
-    provider = Scripted(UpstreamError("429", retryable=True, retry_after=1.5), batch(5))
+async def test_retry_after_is_honoured_when_it_fits_the_budget(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    provider = Scripted(
+        UpstreamError("429 Too Many Requests", retryable=True, retry_after=1.5), batch(5)
+    )
     client = make_client(clock, provider, budget=3.0)
-    assert not (await client.get_fact()).offline
+    with caplog.at_level(logging.INFO, logger="bot.catfact"):
+        assert not (await client.get_fact()).offline
     assert clock.slept == [1.5]
+    # The operator sees why the answer was slow: the wait and the error that caused it.
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.INFO] == [
+        "retrying in 1.50 s after: 429 Too Many Requests"
+    ]
 
 
 async def test_retry_after_beyond_the_budget_fails_over_and_pauses_the_provider(
@@ -304,6 +315,26 @@ async def test_no_attempt_starts_without_time_to_finish(clock: FakeClock) -> Non
 
 
 # The budget and the breaker ----------------------------------------------------------------------
+
+
+async def test_the_budget_holds_even_when_a_provider_overruns_its_time_limit(
+    clock: FakeClock,
+) -> None:
+    class Overrunning(Scripted):
+        async def fetch(
+            self, session: aiohttp.ClientSession, count: int, time_limit: float
+        ) -> list[str]:
+            self.calls += 1
+            await never.wait()  # ignores time_limit, as a buggy provider or resolver might
+            return ["Too late."]  # pragma: no cover - never released
+
+    never = asyncio.Event()
+    client = make_client(clock, Overrunning(batch(1)), budget=0.2)
+    started = clock()
+    fact = await asyncio.wait_for(client.get_fact(), 2)  # the guard only stops a broken client
+    assert fact.offline
+    assert clock() - started < 0.2 + 0.5  # the budget, plus scheduling slack
+    await client.aclose()
 
 
 async def test_a_hanging_provider_costs_at_most_the_budget(clock: FakeClock) -> None:
@@ -463,6 +494,26 @@ async def test_a_cancelled_probe_is_released(clock: FakeClock) -> None:
     assert not breaker.available()  # the probe is out
     await client.aclose()
     assert breaker.available()  # and it was handed back, not lost
+
+
+async def test_a_command_cancelled_while_the_client_closes_stays_cancelled(
+    clock: FakeClock,
+) -> None:
+    client = make_client(clock, Scripted(asyncio.Event()), budget=60)
+    waiting = asyncio.create_task(client.get_fact(channel=1))
+    await asyncio.sleep(0)  # the command starts a refill and waits on it
+    closing = asyncio.create_task(client.aclose())
+    await asyncio.sleep(0)  # the client cancels the refill; the refill has not ended yet
+    waiting.cancel()  # and the command is cancelled too, e.g. by a shutdown or a timeout
+    with pytest.raises(asyncio.CancelledError):
+        await waiting  # the cancellation reaches the caller, not an offline fact
+    await closing
+
+
+async def test_offline_facts_never_repeat_in_a_channel(clock: FakeClock) -> None:
+    client = make_client(clock, rng=random.Random(0))  # noqa: S311  # a fixed, repeatable draw
+    told = [(await client.get_fact(channel="general")).text for _ in range(200)]
+    assert all(a != b for a, b in itertools.pairwise(told))
 
 
 async def test_after_aclose_no_refill_starts(clock: FakeClock) -> None:

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import textwrap
 from pathlib import Path
 from unittest.mock import AsyncMock, MagicMock
 
 import aiohttp
+import discord.ext.test as dpytest
 import pytest
 from discord.ext import commands
 
 from bot.catfact import CatFactClient
+from bot.console import close_simulated
 from bot.core import CatFactBot, ShardedCatFactBot, discover_extensions, make_bot
 from bot.help import BotHelp
 from bot.settings import Settings
-from bot.sharding import CONNECT_ALLOWANCE, IDENTIFY_WINDOW, IdentifyPacer
-from tests.fakes import FakeClock
+from bot.sharding import CONNECT_ALLOWANCE, IDENTIFY_WINDOW, IdentifyPacer, ShardPlan
+from tests.conftest import simulated_bot
+from tests.fakes import FakeClock, FakeMeowfacts
 
 
 @pytest.fixture
@@ -94,6 +98,22 @@ async def test_setup_hook_creates_one_session_and_close_closes_it(settings: Sett
     assert prefetch.done()
 
 
+async def test_one_session_serves_many_commands_over_one_connection(
+    settings: Settings, meowfacts: FakeMeowfacts
+) -> None:
+    # Batches of two, so eight commands need several refills; each must reuse the pooled
+    # connection rather than open a new one (what a session per request would do).
+    bot = await simulated_bot(dataclasses.replace(settings, catfact_batch_size=2))
+    try:
+        for _ in range(8):
+            await dpytest.message("!catfact")
+            assert dpytest.get_message().embeds
+    finally:
+        await close_simulated(bot)
+    assert meowfacts.requests >= 4
+    assert len(meowfacts.connections) == 1
+
+
 async def test_a_client_handed_in_is_used_and_left_to_its_owner(settings: Settings) -> None:
     client = AsyncMock(spec=CatFactClient)
     bot = CatFactBot(settings, catfacts=client, extensions=[])
@@ -167,23 +187,37 @@ def test_shard_settings_build_an_auto_sharded_bot(
 
 
 def test_a_sharded_bot_needs_a_count(settings: Settings) -> None:
-    with pytest.raises(ValueError, match="SHARD_COUNT"):
+    with pytest.raises(ValueError, match=r"^a sharded bot needs SHARD_COUNT$"):
         ShardedCatFactBot(settings)
 
 
-async def test_identify_waits_for_the_shards_slot_on_the_shared_timetable() -> None:
+@pytest.mark.parametrize("plan", [ShardPlan(), ShardPlan(2)], ids=["unsharded", "sharded"])
+async def test_make_bot_hands_its_options_to_the_bot(settings: Settings, plan: ShardPlan) -> None:
+    client = AsyncMock(spec=CatFactClient)
+    bot = make_bot(dataclasses.replace(settings, shards=plan), catfacts=client)
+    assert isinstance(bot, ShardedCatFactBot) is plan.sharded
+    assert bot.catfacts is client
+
+
+async def test_identify_waits_for_the_shards_slot_on_the_shared_timetable(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     clock = FakeClock()
     bot = ShardedCatFactBot(Settings.from_env({"SHARD_COUNT": "16", "SHARD_IDS": "8-15"}))
     bot.pacer = IdentifyPacer(clock(), clock=clock, sleep=clock.sleep)
-    await bot.before_identify_hook(8, initial=True)
+    with caplog.at_level(logging.DEBUG, logger="bot.core"):
+        await bot.before_identify_hook(8, initial=True)
     # Slot 8 of the global schedule: after the connect allowance and 8 windows.
     assert clock.slept == [pytest.approx(CONNECT_ALLOWANCE + 8 * IDENTIFY_WINDOW, abs=0.05)]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"shard 8 identifies after waiting {clock.slept[0]:.1f} s"
+    ]
     await bot.before_identify_hook(9)
     assert clock.slept[-1] == pytest.approx(IDENTIFY_WINDOW, abs=0.05)
 
 
 async def test_start_logs_in_then_waits_for_its_slot_then_connects(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     bot = ShardedCatFactBot(Settings.from_env({"SHARD_COUNT": "16", "SHARD_IDS": "8-15"}))
     order = MagicMock()
@@ -194,6 +228,24 @@ async def test_start_logs_in_then_waits_for_its_slot_then_connects(
     ]:
         order.attach_mock(step, name)
         monkeypatch.setattr(bot.pacer if name == "before_connect" else bot, name, step)
-    await bot.start("token")
+    with caplog.at_level(logging.INFO, logger="bot.core"):
+        await bot.start("token")
     assert [call[0] for call in order.mock_calls] == ["login", "before_connect", "connect"]
     order.before_connect.assert_awaited_once_with(8)
+    assert [r.getMessage() for r in caplog.records] == [
+        "waited 12.5 s for this process's first identify slot"
+    ]
+
+
+async def test_the_process_running_shard_zero_logs_in_and_connects_at_once_with_reconnects(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = ShardedCatFactBot(Settings.from_env({"SHARD_COUNT": "16", "SHARD_IDS": "0-7"}))
+    login, connect = AsyncMock(), AsyncMock()
+    monkeypatch.setattr(bot, "login", login)
+    monkeypatch.setattr(bot, "connect", connect)
+    with caplog.at_level(logging.INFO, logger="bot.core"):
+        await bot.start("the-token")  # the real pacer: shard 0's slot is now
+    login.assert_awaited_once_with("the-token")
+    connect.assert_awaited_once_with(reconnect=True)
+    assert caplog.records == []  # nothing was waited, so nothing to report

@@ -6,6 +6,7 @@ that nothing a server sends can make the bot read too much or show something uns
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -23,6 +24,7 @@ from bot.providers import (
     MAX_RETRY_AFTER,
     CatFactNinja,
     Meowfacts,
+    Provider,
     UpstreamError,
     clean_fact,
     parse_retry_after,
@@ -146,6 +148,38 @@ async def test_malformed_data_is_not_retried(
     assert not (await fetch_error(provider, session)).retryable
 
 
+@pytest.mark.parametrize(
+    ("kind", "payload", "logged"),
+    [
+        pytest.param(
+            Meowfacts,
+            {"fact": "Cats purr."},
+            "expected {'data': [...]}, got {'fact': 'Cats purr.'}",
+            id="meowfacts",
+        ),
+        pytest.param(
+            CatFactNinja,
+            {"data": ["Cats purr."]},
+            "expected {'fact': ...}, got {'data': ['Cats purr.']}",
+            id="catfact.ninja",
+        ),
+        pytest.param(
+            Meowfacts,
+            ["y" * 1000],
+            "expected {'data': [...]}, got ['" + "y" * 78,
+            id="long-answer-cut-short",
+        ),
+    ],
+)
+def test_a_wrong_shape_is_reported_with_what_was_expected_and_what_came(
+    kind: type[Provider], payload: object, logged: str
+) -> None:
+    # The message is what the warning in the log shows the operator.
+    with pytest.raises(UpstreamError) as caught:
+        kind("http://127.0.0.1/").extract(payload)
+    assert str(caught.value) == logged
+
+
 async def test_retry_after_is_read_from_a_429(
     provider: Meowfacts, session: aiohttp.ClientSession, meowfacts: FakeMeowfacts
 ) -> None:
@@ -191,6 +225,25 @@ async def test_oversized_body_is_refused_by_content_length(
     error = await fetch_error(provider, session)
     assert "over" in str(error)
     assert not error.retryable
+
+
+async def test_a_body_of_exactly_the_limit_is_read(
+    provider: Meowfacts, session: aiohttp.ClientSession, meowfacts: FakeMeowfacts
+) -> None:
+    payload = {"data": ["x" * (MAX_BODY_BYTES - len('{"data": [""]}'))]}
+    assert len(json.dumps(payload)) == MAX_BODY_BYTES  # announced in Content-Length
+    meowfacts.handler = meowfacts.json(payload)
+    [fact] = await provider.fetch(session, 1, SHORT)
+    assert fact == "x" * (MAX_FACT_LENGTH - 1) + "…"
+
+
+async def test_a_batch_longer_than_one_read_arrives_intact(
+    provider: Meowfacts, session: aiohttp.ClientSession, meowfacts: FakeMeowfacts
+) -> None:
+    facts = [f"Fact {n}: " + "cats " * 60 for n in range(Meowfacts.max_batch)]
+    meowfacts.handler = meowfacts.json({"data": facts})
+    assert len(json.dumps({"data": facts})) > 16 * 1024  # several reads from the socket
+    assert await provider.fetch(session, Meowfacts.max_batch, SHORT) == [f.strip() for f in facts]
 
 
 async def test_oversized_streamed_body_is_refused_while_reading(

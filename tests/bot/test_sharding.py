@@ -121,6 +121,33 @@ def test_rejected(count: str | None, ids: str | None, variable: str, fragment: s
 
 
 @pytest.mark.parametrize(
+    ("count", "ids", "message"),
+    [
+        pytest.param(
+            None,
+            "0-3",
+            "SHARD_IDS is set but SHARD_COUNT is not: set SHARD_COUNT to the bot's total "
+            "number of shards, the same in every process",
+            id="ids-without-count",
+        ),
+        pytest.param(
+            "16",
+            "a",
+            "SHARD_IDS must list shard ids and ranges like 0-3,8; 'a' is neither "
+            "(only ASCII digits, no negative ids)",
+            id="not-an-id",
+        ),
+    ],
+)
+def test_the_operator_is_told_exactly_how_to_fix_the_shard_settings(
+    count: str | None, ids: str, message: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        parse_shard_plan(count, ids)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
     ("count", "ids"),
     [
         pytest.param("x" * 100_000, None, id="count"),
@@ -425,6 +452,20 @@ async def test_the_pacer_waits_for_the_slot_once_then_one_window_per_reidentify(
     assert await pacer.before_identify(3) == IDENTIFY_WINDOW  # e.g. after Invalid Session
     assert await pacer.before_identify(3) == IDENTIFY_WINDOW
     assert fake.now == pytest.approx(50.0 + CONNECT_ALLOWANCE + 27.5)
+
+
+async def test_a_reidentify_long_after_the_last_identify_still_waits_one_window() -> None:
+    fake = FakeTime(now=0.0)
+    pacer = IdentifyPacer(0.0, allowance=0.0, clock=fake.clock, sleep=fake.sleep)
+    assert await pacer.before_identify(3) == pytest.approx(3 * IDENTIFY_WINDOW)
+    fake.now += 600.0  # the session ran for ten minutes, then Discord invalidated it
+    assert await pacer.before_identify(3) == IDENTIFY_WINDOW
+
+
+async def test_the_first_identify_keeps_to_the_pacers_window() -> None:
+    fake = FakeTime(now=0.0)
+    pacer = IdentifyPacer(0.0, window=10.0, allowance=2.0, clock=fake.clock, sleep=fake.sleep)
+    assert await pacer.before_identify(3) == pytest.approx(2.0 + 3 * 10.0)
 
 
 async def test_an_unsharded_client_is_shard_zero() -> None:
