@@ -198,7 +198,7 @@ class CatFactClient:
         return self._remember(channel, fact)
 
     def _last_told(self, channel: Hashable | None) -> str | None:
-        return None if channel is None else self._last_in_channel.get(channel)
+        return self._last_in_channel.get(channel)  # None is never remembered, so never found
 
     def _remember(self, channel: Hashable | None, fact: Fact) -> Fact:
         if channel is not None:
