@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
+import re
 import signal
+import sys
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from unittest.mock import AsyncMock, MagicMock
 
@@ -17,13 +21,20 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot import cli
-from bot.cli import ExitCode, connect, run_until_signalled
+from bot import __version__, cli
+from bot.cli import CONSOLE_BANNER, OFFLINE_BANNER, ExitCode, connect, run_until_signalled
+from bot.console import PROMPT
 from bot.core import CatFactBot
 from bot.logs import MASK, configure_logging, mask
 from bot.settings import Settings
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
+REPO = Path(__file__).resolve().parents[2]
+SETTINGS_VARIABLES = {
+    line.partition("=")[0]
+    for line in (REPO / ".env.example").read_text().splitlines()
+    if line[:1].isupper() and "=" in line
+}
 
 
 @pytest.fixture
@@ -40,8 +51,10 @@ async def test_a_rejected_token_names_the_fix(
     gateway.side_effect = discord.LoginFailure("Improper token has been passed.")
     assert await connect(settings, TOKEN) == ExitCode.LOGIN_FAILED
     [line] = capsys.readouterr().err.splitlines()
-    assert "Discord rejected DISCORD_TOKEN" in line
-    assert TOKEN not in line
+    assert line == (
+        "error: Discord rejected DISCORD_TOKEN: reset the token on the Bot page of your "
+        "application in the Discord Developer Portal and update it in .env or the config vars"
+    )
 
 
 async def test_a_missing_intent_names_the_switch(
@@ -50,7 +63,10 @@ async def test_a_missing_intent_names_the_switch(
     gateway.side_effect = discord.PrivilegedIntentsRequired(shard_id=None)
     assert await connect(settings, TOKEN) == ExitCode.INTENTS_REQUIRED
     [line] = capsys.readouterr().err.splitlines()
-    assert "Message Content Intent" in line
+    assert line == (
+        "error: the Message Content intent is not enabled: turn on 'Message Content Intent' on "
+        "the Bot page of your application in the Discord Developer Portal"
+    )
 
 
 async def test_a_normal_shutdown_exits_zero(gateway: AsyncMock, settings: Settings) -> None:
@@ -58,13 +74,28 @@ async def test_a_normal_shutdown_exits_zero(gateway: AsyncMock, settings: Settin
     gateway.assert_awaited_once_with(TOKEN)
 
 
-async def test_an_unreachable_discord_names_the_network(
-    gateway: AsyncMock, settings: Settings, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    "error",
+    [aiohttp.ClientConnectionError("Name or service not known"), ConnectionRefusedError()],
+)
+async def test_an_unreachable_discord_names_the_network_and_the_error(
+    error: Exception, gateway: AsyncMock, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    gateway.side_effect = aiohttp.ClientConnectionError("Name or service not known")
+    gateway.side_effect = error
     assert await connect(settings, TOKEN) == ExitCode.UNREACHABLE
     [line] = capsys.readouterr().err.splitlines()
-    assert "could not reach Discord" in line
+    assert line == (
+        f"error: could not reach Discord to log in ({type(error).__name__}): check this "
+        "machine's network connection; a process manager will start the bot again"
+    )
+
+
+async def test_start_up_logs_the_version_and_the_shards(
+    gateway: AsyncMock, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.cli")
+    await connect(settings, TOKEN)
+    assert f"catfact-bot {__version__} starting, unsharded" in caplog.messages
 
 
 def test_exit_codes_are_stable() -> None:
@@ -173,9 +204,13 @@ def raise_soon(sig: signal.Signals) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_stops_the_bot_and_closes_its_session(
-    sig: signal.Signals, monkeypatch: pytest.MonkeyPatch, settings: Settings
+def test_a_signal_stops_the_bot_closes_its_session_and_says_so(
+    sig: signal.Signals,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="bot.cli")
     bots: list[CatFactBot] = []
 
     async def connected(self: CatFactBot, token: str) -> None:
@@ -191,6 +226,7 @@ def test_a_signal_stops_the_bot_and_closes_its_session(
     assert bot.is_closed()
     assert bot._session is not None
     assert bot._session.closed
+    assert "stopped by signal" in caplog.messages
 
 
 def test_a_second_signal_does_not_interrupt_the_clean_up() -> None:
@@ -209,3 +245,185 @@ def test_a_second_signal_does_not_interrupt_the_clean_up() -> None:
 
     assert run_until_signalled(service()) == ExitCode.OK
     assert cleaned_up
+
+
+def test_a_service_that_ends_without_a_code_exits_zero() -> None:
+    async def service() -> None:
+        return None
+
+    assert run_until_signalled(service()) == ExitCode.OK
+
+
+# --- main() as an operator runs it, in this process --------------------------------------------
+
+
+class Terminal:
+    """Standing in for ``sys.stdin``: a file descriptor that is a terminal or not."""
+
+    def __init__(self, fd: int, *, tty: bool) -> None:
+        self.fd = fd
+        self.tty = tty
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+@dataclass
+class Finished:
+    code: int | None
+    out: str
+    err: str
+
+
+class Shell:
+    """Runs ``main`` in this process the way ``python -m bot`` would be run from a shell."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+        self.monkeypatch = monkeypatch
+        self.capsys = capsys
+
+    def run(
+        self, *args: str, stdin: str = "", tty: bool = False, env: dict[str, str] | None = None
+    ) -> Finished:
+        for name, value in (env or {}).items():
+            self.monkeypatch.setenv(name, value)
+        read_fd, write_fd = os.pipe()
+        with os.fdopen(write_fd, "wb") as pipe_end:  # short input: the pipe holds it all
+            pipe_end.write(stdin.encode())
+        self.monkeypatch.setattr(sys, "stdin", Terminal(read_fd, tty=tty))
+        try:
+            code = cli.main(list(args))
+        finally:
+            os.close(read_fd)
+        out, err = self.capsys.readouterr()
+        return Finished(code, out, err)
+
+
+def plain(text: str) -> str:
+    """``text`` without the colours discord.py's log format adds on some terminals."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+@pytest.fixture
+def shell(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Shell]:
+    """A clean working directory and environment (no .env, no bot setting, offline facts only);
+    whatever ``main`` adds to the environment or the root logger is undone afterwards."""
+    monkeypatch.chdir(tmp_path)
+    for name in SETTINGS_VARIABLES & set(os.environ):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("CATFACT_PROVIDERS", "none")
+    environ = dict(os.environ)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield Shell(monkeypatch, capsys)
+    for handler in set(root.handlers) - set(handlers):
+        root.removeHandler(handler)
+    root.setLevel(level)
+    os.environ.clear()
+    os.environ.update(environ)
+
+
+def test_help_shows_how_to_run_the_bot(shell: Shell) -> None:
+    with pytest.raises(SystemExit) as exited:
+        shell.run("--help")
+    assert exited.value.code == 0
+    out = shell.capsys.readouterr().out
+    assert "Cat-fact and arithmetic Discord bot." in out.splitlines()
+    help_text = " ".join(out.split())
+    for part in [
+        "usage: python -m bot [-h] [--console | --console-if-no-token] [--version]",
+        "--console run offline against a simulated server: one message per line on stdin, "
+        "the bot's replies on stdout",
+        "--console-if-no-token connect to Discord if DISCORD_TOKEN is set, otherwise run the "
+        "console (what `make run` does)",
+    ]:
+        assert part in help_text
+
+
+def test_version_names_the_program_and_the_release(shell: Shell) -> None:
+    with pytest.raises(SystemExit) as exited:
+        shell.run("--version")
+    assert exited.value.code == 0
+    assert shell.capsys.readouterr().out == f"python -m bot {__version__}\n"
+
+
+def test_piped_console_answers_on_stdout_and_keeps_stderr_quiet(shell: Shell) -> None:
+    finished = shell.run("--console", stdin="!add 1 2\n!sub 5 7\n")
+    assert finished == Finished(ExitCode.OK, "3\n-2\n", "")
+
+
+def test_an_interactive_console_greets_and_prompts(shell: Shell) -> None:
+    finished = shell.run("--console", stdin="!add 1 1\n", tty=True)
+    assert finished == Finished(ExitCode.OK, f"{PROMPT}2\n{PROMPT}\n", CONSOLE_BANNER + "\n")
+
+
+def test_make_run_without_a_token_explains_and_opens_the_console(shell: Shell) -> None:
+    finished = shell.run("--console-if-no-token", stdin="!add 0.1 0.2\n")
+    assert finished == Finished(ExitCode.OK, "0.3\n", OFFLINE_BANNER + "\n")
+
+
+def test_make_run_with_a_token_connects_to_discord(shell: Shell, gateway: AsyncMock) -> None:
+    finished = shell.run("--console-if-no-token", stdin="!add 1 1\n", env={"DISCORD_TOKEN": TOKEN})
+    assert finished.code == ExitCode.OK
+    assert finished.out == ""
+    gateway.assert_awaited_once_with(TOKEN)
+
+
+def test_settings_are_read_from_a_dotenv_file_in_the_working_directory(shell: Shell) -> None:
+    Path(".env").write_text("COMMAND_PREFIX=?\n")
+    finished = shell.run("--console", stdin="?add 2 2\n!add 3 3\n")
+    assert finished.out == "4\n"
+
+
+def test_an_invalid_setting_exits_3_with_one_line(shell: Shell) -> None:
+    finished = shell.run("--console", env={"LOG_LEVEL": "LOUD"})
+    assert finished == Finished(
+        ExitCode.CONFIG,
+        "",
+        "error: LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'LOUD'\n",
+    )
+
+
+def test_no_token_exits_3_with_one_line_naming_the_fix(shell: Shell) -> None:
+    finished = shell.run()
+    assert finished.code == ExitCode.CONFIG
+    assert finished.out == ""
+    [line] = finished.err.splitlines()
+    assert line.startswith("error: DISCORD_TOKEN is not set: copy .env.example to .env")
+    assert "python -m bot --console" in line
+
+
+def test_connecting_logs_the_version_at_info_on_stderr(shell: Shell, gateway: AsyncMock) -> None:
+    finished = shell.run(env={"DISCORD_TOKEN": TOKEN})
+    assert finished.code == ExitCode.OK
+    [line] = plain(finished.err).splitlines()
+    assert line.endswith(f" INFO     bot.cli catfact-bot {__version__} starting, unsharded")
+    gateway.assert_awaited_once_with(TOKEN)
+
+
+def test_connected_logs_mask_the_configured_token_wherever_it_appears(
+    shell: Shell, gateway: AsyncMock
+) -> None:
+    async def log_the_token(token: str) -> None:
+        # Glued to other token-shaped text, the token is no longer where the shape check
+        # looks for it; masking the configured token itself still catches it.
+        logging.getLogger("discord.gateway").warning("resuming %s", f"{'a' * 20}.bcde.{token}")
+
+    gateway.side_effect = log_the_token
+    finished = shell.run(env={"DISCORD_TOKEN": TOKEN})
+    assert "resuming" in finished.err
+    assert MASK in finished.err
+    for part in TOKEN.split("."):
+        assert part not in finished.err
+
+
+def test_a_rejected_token_exits_4(shell: Shell, gateway: AsyncMock) -> None:
+    gateway.side_effect = discord.LoginFailure("Improper token has been passed.")
+    finished = shell.run(env={"DISCORD_TOKEN": TOKEN})
+    assert finished.code == ExitCode.LOGIN_FAILED
+    assert finished.err.splitlines()[-1].startswith("error: Discord rejected DISCORD_TOKEN")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import logging
 import os
 import signal
 import subprocess
@@ -58,6 +60,10 @@ class TestRender:
     def test_a_title_alone(self) -> None:
         assert render(message_with(embeds=[discord.Embed(title="T")])) == "[T]"
 
+    def test_a_description_alone_keeps_its_indentation(self) -> None:
+        embed = discord.Embed(description="    indented code")
+        assert render(message_with(embeds=[embed])) == "    indented code"
+
 
 async def collect(lines: AsyncIterator[str]) -> list[str]:
     return [line async for line in lines]
@@ -100,10 +106,68 @@ class TestReadLines:
     async def test_a_multibyte_character_split_across_reads_survives(
         self, pipe: tuple[int, int]
     ) -> None:
-        data = "é".encode() * 40_000  # 80,000 bytes: more than one 64 KiB read
+        # 80,001 bytes: more than one 64 KiB read. Reads come in even sizes, so after one
+        # ASCII byte every read ends in the middle of an "é".
+        data = b"x" + "é".encode() * 40_000
         feed(pipe[1], data)
-        [line] = await collect(read_lines(pipe[0]))
-        assert line == "é" * MAX_LINE_LENGTH
+        [line] = await collect(read_lines(pipe[0], max_length=50_000))
+        assert line == "x" + "é" * 40_000
+
+    async def test_by_default_a_line_is_cut_at_discords_message_limit(
+        self, pipe: tuple[int, int]
+    ) -> None:
+        feed(pipe[1], b"a" * 5000 + b"\n")
+        assert await collect(read_lines(pipe[0])) == ["a" * MAX_LINE_LENGTH]
+        assert MAX_LINE_LENGTH == 4000
+
+    async def test_a_character_cut_off_at_the_end_of_input_is_shown_as_replaced(
+        self, pipe: tuple[int, int]
+    ) -> None:
+        feed(pipe[1], "café".encode()[:-1])
+        assert await collect(read_lines(pipe[0])) == ["caf\N{REPLACEMENT CHARACTER}"]
+
+    async def test_a_line_longer_than_one_read_is_cut_exactly_at_the_limit(
+        self, pipe: tuple[int, int]
+    ) -> None:
+        feed(pipe[1], b"a" * 200_000 + b"\nnext\n")  # the long line takes several reads
+        lines = await collect(read_lines(pipe[0], max_length=100_000))
+        assert lines == ["a" * 100_000, "next"]
+
+    @pytest.mark.parametrize(
+        ("data", "expected"),
+        [
+            (b"two words  \r\nMAX\r\nlast \r", ["two words  ", "MAX", "last "]),
+            (b"\tTAX\r", ["\tTAX"]),
+        ],
+    )
+    async def test_only_the_line_ending_is_removed(
+        self, pipe: tuple[int, int], data: bytes, expected: list[str]
+    ) -> None:
+        feed(pipe[1], data)
+        assert await collect(read_lines(pipe[0])) == expected
+
+    async def test_an_unreadable_input_ends_like_end_of_input(self, pipe: tuple[int, int]) -> None:
+        # Reading the write end of a pipe fails, as reading a terminal that hung up does.
+        try:
+            lines = await asyncio.wait_for(collect(read_lines(pipe[1])), timeout=10)
+        finally:
+            os.close(pipe[1])
+        assert lines == []
+
+    async def test_a_reader_still_waiting_for_input_does_not_hold_up_exit(
+        self, pipe: tuple[int, int]
+    ) -> None:
+        before = set(threading.enumerate())
+        lines = read_lines(pipe[0])
+        os.write(pipe[1], b"first\n")
+        try:
+            assert await anext(lines) == "first"
+            readers = set(threading.enumerate()) - before
+            assert readers
+            assert all(reader.daemon for reader in readers)
+        finally:
+            os.close(pipe[1])
+            assert await collect(lines) == []
 
     async def test_empty_input_gives_no_lines(self, pipe: tuple[int, int]) -> None:
         feed(pipe[1], b"")
@@ -152,6 +216,20 @@ class TestConsoleInProcess:
         assert (
             await run_in_process("!sync\n", settings) == "Only the bot's owner can use `!sync`.\n"
         )
+
+    async def test_ping_shows_the_reply_and_then_its_edit(self, settings: Settings) -> None:
+        reply, edit = (await run_in_process("!ping\n", settings)).splitlines()
+        assert reply == "Pong!"
+        assert edit.startswith("(edited) Pong! Gateway latency: ")
+        assert "Reply round trip: " in edit
+
+    async def test_the_activity_log_names_the_console_member_you(
+        self, settings: Settings, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        caplog.set_level(logging.INFO, logger="bot.commands")
+        await run_in_process("!add 1 1\n", settings)
+        [logged] = caplog.messages
+        assert logged.startswith("!add by you#0001 (")
 
     async def test_interactive_mode_prompts_before_each_line(self, settings: Settings) -> None:
         out = await run_in_process("!add 1 1\n", settings, interactive=True)
@@ -227,7 +305,7 @@ class TestFromOutside:
 
     def test_settings_are_read_from_a_dotenv_file(self, tmp_path: Path) -> None:
         (tmp_path / ".env").write_text("COMMAND_PREFIX=?\n")
-        result = run_bot("--console", stdin="?add 2 2\n!add 2 2\n", cwd=tmp_path)
+        result = run_bot("--console", stdin="?add 2 2\n!add 3 3\n", cwd=tmp_path)
         assert result.stdout == "4\n"
 
     @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

@@ -1,0 +1,32 @@
+"""The testing guide (``tests/README.md``) points at tests and files that exist."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+GUIDE = TESTS / "README.md"
+
+TEST_LINK = re.compile(r"\[`(\w+)`\]\(([\w/]+\.py)\)")
+"""A link such as [`test_arithmetic_is_exact`](cogs/test_arithmetic.py)."""
+
+FILE_LINK = re.compile(r"\]\(([\w/.]+\.(?:py|md))\)")
+
+
+def test_guide_links_point_at_real_tests() -> None:
+    links = TEST_LINK.findall(GUIDE.read_text())
+    assert len(links) >= 20, "the guide should link its patterns to tests"
+    missing = [
+        f"{name} in {path}"
+        for name, path in links
+        if not re.search(rf"^\s*(?:async )?def {name}\(", (TESTS / path).read_text(), re.M)
+        and not re.search(rf"^\s*class {name}\b", (TESTS / path).read_text(), re.M)
+    ]
+    assert missing == []
+
+
+def test_guide_links_point_at_real_files() -> None:
+    paths = FILE_LINK.findall(GUIDE.read_text())
+    assert paths
+    assert [path for path in paths if not (TESTS / path).is_file()] == []
