@@ -16,6 +16,7 @@ from pathlib import Path
 
 import discord
 import pytest
+from aiohttp import web
 
 from bot.console import MAX_LINE_LENGTH, PROMPT, read_lines, render, run_console
 from bot.settings import Settings
@@ -330,3 +331,36 @@ class TestFromOutside:
         assert process.returncode == 0
         assert time.monotonic() - started < 5
         assert stderr == ""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+async def test_a_signal_during_a_hanging_fetch_still_exits_cleanly(
+    tmp_path: Path, meowfacts: FakeMeowfacts, sig: signal.Signals
+) -> None:
+    # What a restart on Heroku looks like at the worst moment: a user's !catfact is waiting on
+    # an upstream that does not answer. The process must still stop at once, exit 0, say nothing.
+    arrived = asyncio.Event()
+    hang = meowfacts.hang()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        arrived.set()
+        return await hang(request)
+
+    meowfacts.handler = handler
+    env = clean_env({"CATFACT_PROVIDERS": f"meowfacts={meowfacts.url}", "CATFACT_TIMEOUT": "30"})
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "--console",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert process.stdin is not None
+    process.stdin.write(b"!catfact\n")
+    await process.stdin.drain()
+    await asyncio.wait_for(arrived.wait(), 20)  # the command is now waiting on the upstream
+    started = time.monotonic()
+    process.send_signal(sig)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 10)
+    assert process.returncode == 0
+    assert time.monotonic() - started < 5
+    assert stderr == b""
+    assert stdout == b""  # the command was cut short, not answered with a half-made reply
