@@ -11,6 +11,7 @@ import json
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, ClassVar
 from unittest.mock import AsyncMock, MagicMock
 
@@ -20,6 +21,16 @@ from aiohttp.test_utils import TestServer
 from discord.ext import commands
 
 from bot.catfact import CatFactClient
+
+REPO = Path(__file__).resolve().parents[1]
+
+SETTINGS_VARIABLES = {
+    line.partition("=")[0]
+    for line in (REPO / ".env.example").read_text().splitlines()
+    if line[:1].isupper() and "=" in line
+}
+"""The bot's environment variables, as documented. Tests that run ``main`` or ``python -m bot``
+remove them, so a developer's own settings never leak into a test."""
 
 CHUNKED_OVERHEAD = len(b'{"data": [""]}')
 """Bytes of JSON around the fact in :meth:`FakeProvider.chunked`."""

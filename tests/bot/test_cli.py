@@ -27,14 +27,9 @@ from bot.console import PROMPT
 from bot.core import CatFactBot
 from bot.logs import MASK, configure_logging, mask
 from bot.settings import Settings
+from tests.fakes import SETTINGS_VARIABLES
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
-REPO = Path(__file__).resolve().parents[2]
-SETTINGS_VARIABLES = {
-    line.partition("=")[0]
-    for line in (REPO / ".env.example").read_text().splitlines()
-    if line[:1].isupper() and "=" in line
-}
 
 
 @pytest.fixture

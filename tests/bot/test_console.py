@@ -21,14 +21,7 @@ from aiohttp import web
 from bot.console import MAX_LINE_LENGTH, PROMPT, read_lines, render, run_console
 from bot.settings import Settings
 from cogs.catfact import OFFLINE_FOOTER
-from tests.fakes import FACTS, FakeMeowfacts, refused_url
-
-REPO = Path(__file__).resolve().parents[2]
-SETTINGS_VARIABLES = {
-    line.partition("=")[0]
-    for line in (REPO / ".env.example").read_text().splitlines()
-    if line[:1].isupper() and "=" in line
-}
+from tests.fakes import FACTS, REPO, SETTINGS_VARIABLES, FakeMeowfacts, refused_url
 
 
 def message_with(
