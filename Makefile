@@ -51,7 +51,7 @@ unit: $(VENV)/.dev ## The pytest suite, in a random order, failing below 95 % br
 repeat: $(VENV)/.dev ## The suite three times over in one process, shuffled: nothing may leak between runs
 	$(PY) -m pytest --no-cov --count=3 --repeat-scope=session
 
-mutation: $(VENV)/.mutation ## Mutation testing of bot/ and cogs/ (mutmut; ~20 min on 2 cores)
+mutation: $(VENV)/.mutation ## Mutation testing of bot/ and cogs/ (mutmut; ~16 min on 2 cores)
 	rm -rf mutants
 	$(VENV)/bin/mutmut run
 	$(VENV)/bin/mutmut results
