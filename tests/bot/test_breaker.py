@@ -108,3 +108,14 @@ def test_a_cooldown_shorter_than_a_second_is_kept_exactly(clock: FakeClock) -> N
     assert state(breaker) is State.OPEN
     clock.advance(0.5)
     assert (state(breaker), breaker.allow()) == (State.HALF_OPEN, True)
+
+
+def test_the_cooldown_ends_exactly_when_it_says() -> None:
+    # A clock that moves only when told, so "exactly 30 s later" can be checked to the tick.
+    now = [100.0]
+    breaker = CircuitBreaker(threshold=1, cooldown=30, clock=lambda: now[0])
+    breaker.record_failure()
+    now[0] = 129.999
+    assert (state(breaker), breaker.allow()) == (State.OPEN, False)
+    now[0] = 130.0
+    assert (state(breaker), breaker.allow()) == (State.HALF_OPEN, True)
