@@ -9,11 +9,11 @@ from collections.abc import Iterable
 
 import discord
 import pytest
-from discord.ext import commands
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from bot.settings import SettingsError
+from bot.core import ShardedCatFactBot
+from bot.settings import Settings, SettingsError
 from bot.sharding import (
     CONNECT_ALLOWANCE,
     IDENTIFY_WINDOW,
@@ -660,34 +660,19 @@ def test_discord_py_before_identify_hook_has_the_signature_the_pacer_is_built_fo
     assert parameters["initial"].default is False
 
 
-class PacedBot(commands.AutoShardedBot):
-    """How a bot wires the pacer into discord.py's hook."""
-
-    def __init__(self, plan: ShardPlan, pacer: IdentifyPacer) -> None:
-        # discord.py types shard_ids as List[int] (not Optional): leave it out to run every shard.
-        if plan.ids is None:
-            super().__init__("!", intents=discord.Intents.none(), shard_count=plan.count)
-        else:
-            super().__init__(
-                "!",
-                intents=discord.Intents.none(),
-                shard_count=plan.count,
-                shard_ids=list(plan.ids),
-            )
-        self.pacer = pacer
-
-    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
-        await self.pacer.before_identify(shard_id)
+def sharded_bot(shard_ids: str | None) -> ShardedCatFactBot:
+    env = {"SHARD_COUNT": "16"} | ({"SHARD_IDS": shard_ids} if shard_ids else {})
+    return ShardedCatFactBot(Settings.from_env(env))
 
 
-async def test_an_auto_sharded_bot_hook_override_paces_through_the_pacer() -> None:
+async def test_the_sharded_bot_paces_discord_pys_hook_through_the_pacer() -> None:
     fake = FakeTime()
-    everything = PacedBot(parse_shard_plan("16", None), IdentifyPacer(0.0))
+    everything = sharded_bot(None)
     assert (everything.shard_count, everything.shard_ids) == (16, None)
-    plan = parse_shard_plan("16", "8-15")
-    bot = PacedBot(plan, IdentifyPacer(0.0, clock=fake.clock, sleep=fake.sleep))
+    bot = sharded_bot("8-15")
+    bot.pacer = IdentifyPacer(0.0, clock=fake.clock, sleep=fake.sleep)
     assert (bot.shard_count, bot.shard_ids) == (16, list(range(8, 16)))
-    await bot.pacer.before_connect(plan.first_shard)  # before bot.start()
+    await bot.pacer.before_connect(bot.settings.shards.first_shard)  # what bot.start() does
     assert fake.now == pytest.approx(identify_delay(8))
     await bot._call_before_identify_hook(8, initial=True)  # what discord.py's gateway calls
     await bot._call_before_identify_hook(9, initial=False)
