@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -24,13 +25,18 @@ from bot.catfact import CatFactClient
 
 REPO = Path(__file__).resolve().parents[1]
 
-SETTINGS_VARIABLES = {
-    line.partition("=")[0]
-    for line in (REPO / ".env.example").read_text().splitlines()
-    if line[:1].isupper() and "=" in line
-}
+
+def env_example_variables() -> list[str]:
+    """The variables ``.env.example`` documents, in its order (a name given twice shows twice)."""
+    return re.findall(r"^([A-Z_]+)=", (REPO / ".env.example").read_text(), flags=re.MULTILINE)
+
+
+SETTINGS_VARIABLES = set(env_example_variables())
 """The bot's environment variables, as documented. Tests that run ``main`` or ``python -m bot``
 remove them, so a developer's own settings never leak into a test."""
+
+TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
+"""Shaped like a bot token, and no one's."""
 
 CHUNKED_OVERHEAD = len(b'{"data": [""]}')
 """Bytes of JSON around the fact in :meth:`FakeProvider.chunked`."""

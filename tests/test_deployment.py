@@ -3,17 +3,9 @@
 from __future__ import annotations
 
 import json
-import re
-from pathlib import Path
 
 from bot.settings import Settings
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def env_example_variables() -> list[str]:
-    text = (REPO / ".env.example").read_text()
-    return re.findall(r"^([A-Z_]+)=", text, flags=re.MULTILINE)
+from tests.fakes import REPO, env_example_variables
 
 
 def test_procfile_runs_the_bot_as_a_worker() -> None:

@@ -27,9 +27,7 @@ from bot.console import PROMPT
 from bot.core import CatFactBot
 from bot.logs import MASK, configure_logging, mask
 from bot.settings import Settings
-from tests.fakes import SETTINGS_VARIABLES
-
-TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
+from tests.fakes import SETTINGS_VARIABLES, TOKEN
 
 
 @pytest.fixture

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import logging
 import re
-from pathlib import Path
 
 import pytest
 
 from bot.settings import DEFAULT_CATFACT_API_URL, Settings, SettingsError
-
-ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
-
-TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
+from tests.fakes import TOKEN, env_example_variables
 
 
 def test_defaults_need_no_environment_at_all() -> None:
@@ -39,8 +35,7 @@ def test_every_variable_read_is_documented_in_env_example() -> None:
             return ""
 
     Settings.from_env(Recorder())
-    documented = re.findall(r"^([A-Z_]+)=", ENV_EXAMPLE.read_text(), flags=re.MULTILINE)
-    assert sorted(read) == sorted(documented)
+    assert sorted(read) == sorted(env_example_variables())
 
 
 def test_blank_values_mean_default() -> None:
