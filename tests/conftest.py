@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -91,12 +92,21 @@ async def simulated_bot(settings: Settings, **options: Any) -> CatFactBot:
     return test_bot
 
 
+@contextlib.asynccontextmanager
+async def running_bot(settings: Settings, **options: Any) -> AsyncIterator[CatFactBot]:
+    """:func:`simulated_bot`, closed when the block ends, however it ends."""
+    test_bot = await simulated_bot(settings, **options)
+    try:
+        yield test_bot
+    finally:
+        await close_simulated(test_bot)
+
+
 @pytest_asyncio.fixture
 async def bot(settings: Settings) -> AsyncIterator[CatFactBot]:
     """The real bot with its real cat-fact client, talking to the local fake upstream."""
-    test_bot = await simulated_bot(settings)
-    yield test_bot
-    await close_simulated(test_bot)
+    async with running_bot(settings) as test_bot:
+        yield test_bot
 
 
 @pytest.fixture
@@ -112,9 +122,8 @@ def fake_catfacts() -> AsyncMock:
 @pytest_asyncio.fixture
 async def mocked_bot(settings: Settings, fake_catfacts: AsyncMock) -> AsyncIterator[CatFactBot]:
     """The real bot and cogs, with :func:`fake_catfacts` in place of the network client."""
-    test_bot = await simulated_bot(settings, catfacts=fake_catfacts)
-    yield test_bot
-    await close_simulated(test_bot)
+    async with running_bot(settings, catfacts=fake_catfacts) as test_bot:
+        yield test_bot
 
 
 @pytest.fixture

@@ -23,13 +23,12 @@ import pytest
 import pytest_asyncio
 
 from bot.catfact import CatFactClient
-from bot.console import close_simulated
 from bot.core import CatFactBot
 from bot.offline_facts import FACTS as OFFLINE_FACTS
 from bot.providers import MAX_BODY_BYTES, CatFactNinja, Meowfacts
 from bot.settings import Settings
 from cogs.catfact import OFFLINE_FOOTER
-from tests.conftest import simulated_bot
+from tests.conftest import running_bot
 from tests.fakes import (
     FACTS,
     NINJA_FACTS,
@@ -105,9 +104,8 @@ async def rig(
         clock=clock,
         sleep=clock.sleep,
     )
-    bot = await simulated_bot(settings, catfacts=client)
-    yield Rig(bot, client, clock, meowfacts, ninja)
-    await close_simulated(bot)
+    async with running_bot(settings, catfacts=client) as bot:
+        yield Rig(bot, client, clock, meowfacts, ninja)
     await client.aclose()
 
 

@@ -14,12 +14,11 @@ import pytest
 from discord.ext import commands
 
 from bot.catfact import CatFactClient
-from bot.console import close_simulated
 from bot.core import CatFactBot, ShardedCatFactBot, discover_extensions, make_bot
 from bot.help import BotHelp
 from bot.settings import Settings
 from bot.sharding import CONNECT_ALLOWANCE, IDENTIFY_WINDOW, IdentifyPacer, ShardPlan
-from tests.conftest import simulated_bot
+from tests.conftest import running_bot
 from tests.fakes import FakeClock, FakeMeowfacts
 
 
@@ -103,13 +102,10 @@ async def test_one_session_serves_many_commands_over_one_connection(
 ) -> None:
     # Batches of two, so eight commands need several refills; each must reuse the pooled
     # connection rather than open a new one (what a session per request would do).
-    bot = await simulated_bot(dataclasses.replace(settings, catfact_batch_size=2))
-    try:
+    async with running_bot(dataclasses.replace(settings, catfact_batch_size=2)):
         for _ in range(8):
             await dpytest.message("!catfact")
             assert dpytest.get_message().embeds
-    finally:
-        await close_simulated(bot)
     assert meowfacts.requests >= 4
     assert len(meowfacts.connections) == 1
 

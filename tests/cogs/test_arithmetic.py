@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import discord
 import discord.ext.test as dpytest
 import pytest
@@ -10,7 +12,7 @@ from discord.ext import commands
 from bot.core import CatFactBot
 from bot.error_handler import ErrorHandler
 from bot.settings import Settings
-from tests.fakes import FakeMeowfacts, call_slash, interaction_context
+from tests.fakes import call_slash, interaction_context
 
 ADD_USAGE = "Usage: `!add <number> <number> [more numbers...]`, e.g. `!add 2 3`"
 SUB_USAGE = "Usage: `!sub <number> <number> [more numbers...]`, e.g. `!sub 10 4`"
@@ -205,8 +207,8 @@ class TestConfiguredPrefix:
     """Overriding the ``settings`` fixture in a class changes the bot built for these tests."""
 
     @pytest.fixture
-    def settings(self, meowfacts: FakeMeowfacts) -> Settings:
-        return Settings(command_prefix="?", catfact_api_url=meowfacts.url)
+    def settings(self, settings: Settings) -> Settings:
+        return dataclasses.replace(settings, command_prefix="?")
 
     async def test_commands_answer_to_the_configured_prefix(self, bot: CatFactBot) -> None:
         await dpytest.message("?add 1 2")

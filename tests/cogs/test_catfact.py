@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from unittest.mock import AsyncMock, MagicMock
@@ -13,13 +14,12 @@ import pytest_asyncio
 from discord.ext import commands
 
 from bot.catfact import Fact
-from bot.console import close_simulated
 from bot.core import CatFactBot
 from bot.error_handler import UNEXPECTED
 from bot.offline_facts import FACTS as OFFLINE_FACTS
 from bot.settings import Settings
 from cogs.catfact import EMBED_TITLE, OFFLINE_FOOTER
-from tests.conftest import simulated_bot
+from tests.conftest import running_bot
 from tests.fakes import FACTS, FakeMeowfacts, call_slash, interaction_context, refilled
 
 # --- End to end: a guild message, the real client, a local upstream ------------------------------
@@ -137,12 +137,10 @@ async def test_unexpected_error_is_logged_and_answered(
 @pytest_asyncio.fixture
 async def cooled_bot(settings: Settings, fake_catfacts: AsyncMock) -> AsyncIterator[CatFactBot]:
     """The bot with a 10-second ``!catfact`` cooldown."""
-    test_bot = await simulated_bot(
-        Settings(catfact_api_url=settings.catfact_api_url, catfact_cooldown=10),
-        catfacts=fake_catfacts,
-    )
-    yield test_bot
-    await close_simulated(test_bot)
+    async with running_bot(
+        dataclasses.replace(settings, catfact_cooldown=10), catfacts=fake_catfacts
+    ) as test_bot:
+        yield test_bot
 
 
 async def test_a_second_catfact_too_soon_is_told_when_to_come_back(
@@ -159,17 +157,13 @@ async def test_a_second_catfact_too_soon_is_told_when_to_come_back(
 async def test_a_one_second_cooldown_is_kept_too(
     settings: Settings, fake_catfacts: AsyncMock
 ) -> None:
-    test_bot = await simulated_bot(
-        Settings(catfact_api_url=settings.catfact_api_url, catfact_cooldown=1),
-        catfacts=fake_catfacts,
-    )
-    try:
+    async with running_bot(
+        dataclasses.replace(settings, catfact_cooldown=1), catfacts=fake_catfacts
+    ):
         await dpytest.message("!catfact")
         with pytest.raises(commands.CommandOnCooldown):
             await dpytest.message("!catfact")
         assert fake_catfacts.get_fact.await_count == 1
-    finally:
-        await close_simulated(test_bot)
 
 
 async def test_the_cooldown_is_per_user(cooled_bot: CatFactBot, fake_catfacts: AsyncMock) -> None:

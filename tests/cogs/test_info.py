@@ -12,11 +12,10 @@ import pytest
 
 from bot import __version__
 from bot.catfact import CatFactClient
-from bot.console import close_simulated
 from bot.core import CatFactBot, make_bot
 from bot.settings import Settings
 from cogs.info import Info, duration, milliseconds, shards_of
-from tests.conftest import simulated_bot
+from tests.conftest import running_bot
 from tests.fakes import FakeCatfactNinja, FakeMeowfacts, call_slash, interaction_context, refilled
 
 
@@ -109,13 +108,10 @@ async def test_about_shows_an_unhealthy_upstream(bot: CatFactBot) -> None:
 
 
 async def test_about_with_no_providers() -> None:
-    test_bot = await simulated_bot(Settings(catfact_providers=(), catfact_cooldown=0))
-    try:
+    async with running_bot(Settings(catfact_providers=(), catfact_cooldown=0)):
         await dpytest.message("!about")
         upstream = fields(dpytest.get_embed())["Upstream"]
         assert upstream == "none configured (offline facts only)"
-    finally:
-        await close_simulated(test_bot)
 
 
 async def test_slash_about_sends_the_embed(bot: CatFactBot) -> None:
@@ -154,13 +150,10 @@ async def test_about_lists_every_upstream_in_failover_order(
         catfact_providers=(("catfact.ninja", ninja.url), ("meowfacts", meowfacts.url)),
         catfact_cooldown=0,
     )
-    test_bot = await simulated_bot(settings)
-    try:
+    async with running_bot(settings):
         await dpytest.message("!about")
         upstream = fields(dpytest.get_embed())["Upstream"]
         assert upstream == "catfact.ninja healthy, meowfacts healthy"
-    finally:
-        await close_simulated(test_bot)
 
 
 async def test_about_on_a_sharded_bot_names_its_shards(session: aiohttp.ClientSession) -> None:
