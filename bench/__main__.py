@@ -34,10 +34,10 @@ from discord.ext.test import backend, runner
 
 from bench.naive import NaiveCatFactClient
 from bench.upstream import SlowUpstream
-from bot.catfact import CatFactClient
 from bot.console import close_simulated, simulated_intents, start_simulated
 from bot.core import CatFactBot
 from bot.settings import Settings
+from tests.fakes import refilled
 
 CHANNELS = ["general", "cats", "random"]
 MB = 1024 * 1024
@@ -119,17 +119,11 @@ async def drive(command: str, count: int) -> list[float]:
     return latencies
 
 
-async def wait_for_buffer(client: CatFactClient) -> None:
-    refill = client.prefetch()
-    if refill is not None:
-        await refill
-
-
 async def sequential(upstream: SlowUpstream, results: Results, count: int, naive: int) -> None:
     settings = settings_for(upstream, results.batch)
     bot = await start_bot(settings)
     try:
-        await wait_for_buffer(bot.catfacts)  # steady state: the bot has been up for a while
+        await refilled(bot.catfacts)  # steady state: the bot has been up for a while
         await drive("!add 1 2", 50)  # warm-up of dispatch, caches and the allocator
         add = Series("!add 1 2 (no I/O)", await drive("!add 1 2", count))
         upstream.reset_counts()
@@ -170,7 +164,7 @@ async def long_run(upstream: SlowUpstream, results: Results, count: int) -> None
     bot = await start_bot(settings_for(upstream, results.batch))
     process = psutil.Process()
     try:
-        await wait_for_buffer(bot.catfacts)
+        await refilled(bot.catfacts)
         for command in ("!catfact", "!add 1 2"):  # warm-up
             await drive(command, 1000)
         gc.collect()

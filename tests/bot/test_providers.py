@@ -29,7 +29,14 @@ from bot.providers import (
     clean_fact,
     parse_retry_after,
 )
-from tests.fakes import FACTS, NINJA_FACTS, FakeCatfactNinja, FakeMeowfacts, refused_url
+from tests.fakes import (
+    CHUNKED_OVERHEAD,
+    FACTS,
+    NINJA_FACTS,
+    FakeCatfactNinja,
+    FakeMeowfacts,
+    refused_url,
+)
 
 SHORT = 0.2
 
@@ -40,7 +47,7 @@ def provider(meowfacts: FakeMeowfacts) -> Meowfacts:
 
 
 async def fetch_error(
-    provider: Meowfacts, session: aiohttp.ClientSession, count: int = 1
+    provider: Provider, session: aiohttp.ClientSession, count: int = 1
 ) -> UpstreamError:
     with pytest.raises(UpstreamError) as caught:
         await provider.fetch(session, count, SHORT)
@@ -87,9 +94,7 @@ async def test_catfact_ninja_refuses_other_shapes(
     ninja: FakeCatfactNinja, session: aiohttp.ClientSession, payload: object
 ) -> None:
     ninja.handler = ninja.json(payload)
-    with pytest.raises(UpstreamError) as caught:
-        await CatFactNinja(ninja.url).fetch(session, 1, SHORT)
-    assert not caught.value.retryable
+    assert not (await fetch_error(CatFactNinja(ninja.url), session)).retryable
 
 
 async def test_facts_are_cleaned_and_unusable_entries_skipped(
@@ -230,7 +235,7 @@ async def test_oversized_body_is_refused_by_content_length(
 async def test_a_body_of_exactly_the_limit_is_read(
     provider: Meowfacts, session: aiohttp.ClientSession, meowfacts: FakeMeowfacts
 ) -> None:
-    payload = {"data": ["x" * (MAX_BODY_BYTES - len('{"data": [""]}'))]}
+    payload = {"data": ["x" * (MAX_BODY_BYTES - CHUNKED_OVERHEAD)]}
     assert len(json.dumps(payload)) == MAX_BODY_BYTES  # announced in Content-Length
     meowfacts.handler = meowfacts.json(payload)
     [fact] = await provider.fetch(session, 1, SHORT)
