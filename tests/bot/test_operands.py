@@ -112,12 +112,17 @@ def test_subtract_takes_everything_from_the_first() -> None:
     assert subtract(numbers) == 7
 
 
-@given(st.lists(plain_numbers, min_size=2, max_size=MAX_OPERANDS))
-def test_sum_and_difference_are_exact(tokens: list[str]) -> None:
+def assert_exact(tokens: list[str]) -> None:
+    """The sum and difference of ``tokens`` agree with ``fractions.Fraction``, the oracle."""
     numbers = parse_operands(" ".join(tokens))
     fractions = [Fraction(token) for token in tokens]
     assert Fraction(format_number(add(numbers))) == sum(fractions)
     assert Fraction(format_number(subtract(numbers))) == fractions[0] - sum(fractions[1:])
+
+
+@given(st.lists(plain_numbers, min_size=2, max_size=MAX_OPERANDS))
+def test_sum_and_difference_are_exact(tokens: list[str]) -> None:
+    assert_exact(tokens)
 
 
 # The longest numbers allowed: exactly 50 characters, the point anywhere inside.
@@ -139,10 +144,7 @@ longest_numbers = st.integers(min_value=1, max_value=MAX_OPERAND_LENGTH - 2).fla
 @example(["9" * MAX_OPERAND_LENGTH] * (MAX_OPERANDS - 1) + ["." + "9" * (MAX_OPERAND_LENGTH - 1)])
 @example(["9" * (MAX_OPERAND_LENGTH - 2) + ".9", "0." + "0" * 47 + "1"] * 12 + ["1"])
 def test_the_largest_inputs_stay_exact(tokens: list[str]) -> None:
-    numbers = parse_operands(" ".join(tokens))
-    fractions = [Fraction(token) for token in tokens]
-    assert Fraction(format_number(add(numbers))) == sum(fractions)
-    assert Fraction(format_number(subtract(numbers))) == fractions[0] - sum(fractions[1:])
+    assert_exact(tokens)
 
 
 @given(st.text(max_size=300))
