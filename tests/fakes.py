@@ -181,13 +181,16 @@ def refused_url() -> str:
     return f"http://127.0.0.1:{port}/"
 
 
-def interaction_context() -> MagicMock:
-    """A command context as discord.py builds it for a slash invocation, Discord's side mocked.
+def interaction_context(command: commands.Command[Any, ..., Any] | None = None) -> MagicMock:
+    """A command context as discord.py builds it for a slash invocation of ``command``, Discord's
+    side mocked. Its prefix is ``/``, as discord.py sets it for slash commands.
 
     ``spec`` makes any attribute the real classes lack an error instead of a silent pass.
     """
     ctx = MagicMock(spec=commands.Context)
     ctx.interaction = MagicMock(spec=discord.Interaction)
+    ctx.command = command
+    ctx.clean_prefix = "/"
     ctx.defer = AsyncMock()
     ctx.send = AsyncMock()
     return ctx

@@ -79,9 +79,7 @@ async def test_commands_answered_counts_successes_and_errors(bot: CatFactBot) ->
 async def test_a_slash_command_is_logged_with_a_slash(
     bot: CatFactBot, info_log: pytest.LogCaptureFixture
 ) -> None:
-    ctx = interaction_context()
-    ctx.command = bot.get_command("add")
-    ctx.clean_prefix = "/"
+    ctx = interaction_context(bot.get_command("add"))
     ctx.author = dpytest.get_config().members[0]
     ctx.guild = None
     ctx.channel.id = 42

@@ -48,10 +48,7 @@ def test_echo_quotes_and_shortens_user_input(token: str, shown: str) -> None:
 
 
 def slash_context(bot: CatFactBot) -> MagicMock:
-    ctx = interaction_context()
-    ctx.clean_prefix = "/"
-    ctx.command = bot.get_command("catfact")
-    return ctx
+    return interaction_context(bot.get_command("catfact"))
 
 
 async def test_a_slash_invocation_error_is_unwrapped_and_answered(mocked_bot: CatFactBot) -> None:
@@ -122,9 +119,7 @@ async def test_a_missing_slash_option_is_named_with_every_option_of_the_command(
 ) -> None:
     handler = mocked_bot.get_cog("ErrorHandler")
     assert isinstance(handler, ErrorHandler)
-    ctx = interaction_context()
-    ctx.clean_prefix = "/"
-    ctx.command = command
+    ctx = interaction_context(command)
     error = commands.MissingRequiredArgument(command.clean_params[missing])
     await handler.on_command_error(ctx, error)
     ctx.send.assert_awaited_once_with(reply)

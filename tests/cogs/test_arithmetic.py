@@ -179,9 +179,7 @@ async def test_slash_callbacks_answer_through_the_interaction_context(
 
 
 async def test_slash_errors_show_the_slash_usage(bot: CatFactBot) -> None:
-    ctx = interaction_context()
-    ctx.command = bot.get_command("add")
-    ctx.clean_prefix = "/"
+    ctx = interaction_context(bot.get_command("add"))
     handler = bot.get_cog("ErrorHandler")
     assert isinstance(handler, ErrorHandler)
     with pytest.raises(commands.BadArgument) as caught:
