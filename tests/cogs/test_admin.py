@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from unittest.mock import AsyncMock, MagicMock
 
@@ -142,20 +142,33 @@ async def setup(bot):
 
 
 @pytest.fixture
-async def greeter(
-    bot: CatFactBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Path]:
-    """A throwaway extension ``reloadable.greeter``, loaded into the bot; its file is returned."""
-    package = tmp_path / "reloadable"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    module = package / "greeter.py"
-    module.write_text(RELOADABLE.format(reply="hello"))
+def greeter_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[str, str], Path]]:
+    """Writes ``<package>/greeter.py`` with the given source on the import path and returns the
+    file; the packages are forgotten after the test, so the next one imports afresh."""
+    packages: list[str] = []
+
+    def write(package: str, source: str) -> Path:
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+        module = tmp_path / package / "greeter.py"
+        module.write_text(source)
+        packages.append(package)
+        return module
+
     monkeypatch.syspath_prepend(str(tmp_path))
-    await bot.load_extension("reloadable.greeter")
-    yield module
-    for name in [n for n in sys.modules if n == "reloadable" or n.startswith("reloadable.")]:
+    yield write
+    for name in [n for n in sys.modules if n.split(".")[0] in packages]:
         del sys.modules[name]
+
+
+@pytest.fixture
+async def greeter(bot: CatFactBot, greeter_in: Callable[[str, str], Path]) -> Path:
+    """A throwaway extension ``reloadable.greeter``, loaded into the bot; its file is returned."""
+    module = greeter_in("reloadable", RELOADABLE.format(reply="hello"))
+    await bot.load_extension("reloadable.greeter")
+    return module
 
 
 async def test_owner_reloads_a_cog_and_it_keeps_working(
@@ -218,29 +231,20 @@ async def test_only_the_owner_may_reload(bot: CatFactBot, alice: discord.Member)
 
 
 async def test_a_cog_that_failed_at_start_up_can_be_loaded_once_fixed(
-    bot: CatFactBot, owner: discord.Member, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    bot: CatFactBot, owner: discord.Member, greeter_in: Callable[[str, str], Path]
 ) -> None:
-    package = tmp_path / "latecogs"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    module = package / "greeter.py"
-    module.write_text("def broken(:\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    try:
-        with pytest.raises(commands.ExtensionFailed) as caught:
-            await bot.load_extension("latecogs.greeter")
-        bot.failed_extensions["latecogs.greeter"] = caught.value  # as setup_hook records it
+    module = greeter_in("latecogs", "def broken(:\n")
+    with pytest.raises(commands.ExtensionFailed) as caught:
+        await bot.load_extension("latecogs.greeter")
+    bot.failed_extensions["latecogs.greeter"] = caught.value  # as setup_hook records it
 
-        await dpytest.message("!reload latecogs.greeter", member=owner)
-        reply = dpytest.get_message().content
-        assert reply.startswith("Reloading `latecogs.greeter` failed, so it stays unloaded: ")
+    await dpytest.message("!reload latecogs.greeter", member=owner)
+    reply = dpytest.get_message().content
+    assert reply.startswith("Reloading `latecogs.greeter` failed, so it stays unloaded: ")
 
-        module.write_text(RELOADABLE.format(reply="better late"))
-        await dpytest.message("!reload latecogs.greeter", member=owner)
-        assert dpytest.verify().message().content("Loaded `latecogs.greeter`.")
-        assert "latecogs.greeter" not in bot.failed_extensions
-        await dpytest.message("!greet")
-        assert dpytest.verify().message().content("better late")
-    finally:
-        for name in [n for n in sys.modules if n.split(".")[0] == "latecogs"]:
-            del sys.modules[name]
+    module.write_text(RELOADABLE.format(reply="better late"))
+    await dpytest.message("!reload latecogs.greeter", member=owner)
+    assert dpytest.verify().message().content("Loaded `latecogs.greeter`.")
+    assert "latecogs.greeter" not in bot.failed_extensions
+    await dpytest.message("!greet")
+    assert dpytest.verify().message().content("better late")
