@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.logs import MASK, MaskingFormatter
+from bot.logs import MASK, MaskingFormatter, mask
 
 
 def formatted(formatter: logging.Formatter, message: str) -> str:
@@ -21,3 +21,9 @@ def test_a_secret_inside_a_longer_one_does_not_leave_the_rest_of_it_readable() -
     secrets = ["pass", "mypassword", "ord", ""]
     formatter = MaskingFormatter(logging.Formatter("%(message)s"), secrets)
     assert formatted(formatter, "login mypassword, then pass") == f"login {MASK}, then {MASK}"
+
+
+def test_mask_leaves_ordinary_text_alone() -> None:
+    text = "discord.ext.commands.bot loaded extension cogs.catfact in 0.12 s"
+    assert mask(text, ["s3cr3t"]) == text
+    assert mask("a s3cr3t b", ["s3cr3t"]) == f"a {MASK} b"
