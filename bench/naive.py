@@ -1,4 +1,4 @@
-"""The comparison: a fact client as many bots write it, one new session per command, no buffer."""
+"""The comparison: a fact client as many bots write it: a new session per command, nothing kept."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from collections.abc import Hashable
 import aiohttp
 import yarl
 
-from bot.catfact import Fact
+from bot.facts import Fact
 
 
 class NaiveCatFactClient:
     """Fetches one fact per call with a brand-new ``ClientSession`` (new connection every time).
 
-    It has the same ``get_fact`` signature as :class:`bot.catfact.CatFactClient`, so the real cog
+    It has the same ``get_fact`` signature as :class:`bot.facts.CatFactClient`, so the real cog
     uses it unchanged.
     """
 

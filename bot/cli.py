@@ -25,7 +25,7 @@ from bot import __version__
 from bot.console import run_console
 from bot.core import make_bot
 from bot.logs import configure_logging
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, retired_settings
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = args.console or (args.console_if_no_token and settings.discord_token is None)
     if console:
         configure_logging(settings.log_level_number_for(console=True))
+        warn_about_retired_settings()
         interactive = sys.stdin.isatty()
         if args.console_if_no_token or interactive:
             print(OFFLINE_BANNER if args.console_if_no_token else CONSOLE_BANNER, file=sys.stderr)
@@ -99,7 +100,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         return fail(ExitCode.CONFIG, str(exc))
     configure_logging(settings.log_level_number_for(console=False), secrets=[token])
+    warn_about_retired_settings()
     return run_until_signalled(connect(settings, token))
+
+
+def warn_about_retired_settings() -> None:
+    """Tell the operator, once, about variables this version no longer reads."""
+    for line in retired_settings(os.environ):
+        log.warning("%s", line)
 
 
 CONSOLE_BANNER = "Offline console: type a message such as !help and press Enter; Ctrl-D quits."

@@ -7,6 +7,7 @@ the session after discord.py has shut down. Cogs reach the client as ``bot.catfa
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import pkgutil
@@ -20,10 +21,9 @@ from discord.ext import commands
 
 from bot import __version__
 from bot.activity import CommandLog
-from bot.catfact import CatFactClient
 from bot.error_handler import ErrorHandler
+from bot.facts import CatFactClient, client_for
 from bot.help import BotHelp
-from bot.providers import PROVIDERS
 from bot.settings import Settings
 from bot.sharding import IdentifyPacer
 
@@ -32,9 +32,10 @@ log = logging.getLogger(__name__)
 SESSION_TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5)
 """A ceiling for any request on the shared session; the cat-fact client sets a tighter one."""
 
-# The one connection pool of the process. The fact buffer makes requests rare and single-flight
-# makes them sequential, so one kept-alive connection per host serves every command; the limits
-# only cap what a misbehaving caller could open. DNS answers are cached for five minutes.
+# The one connection pool of the process. The fact pool makes requests rare (a fill at start-up,
+# then one refresh an hour) and single-flight makes them sequential, so one connection per host
+# is all it needs; the limits only cap what a misbehaving caller could open. DNS answers are
+# cached for five minutes.
 CONNECTION_LIMIT = 20
 CONNECTIONS_PER_HOST = 4
 DNS_CACHE_SECONDS = 300
@@ -104,7 +105,9 @@ class CatFactBot(commands.Bot):
         )
         self.settings = settings
         self.started_at = time.monotonic()
-        """When this bot object was created, on the monotonic clock (``!about`` shows uptime)."""
+        """When the bot started, on the monotonic clock: set again in :meth:`setup_hook` from the
+        event loop's clock, which is the same clock in production and a fast-forwarded one in
+        tests (``!about`` shows the uptime)."""
         self._catfacts = catfacts
         self._session: aiohttp.ClientSession | None = None
         self._extensions = list(extensions) if extensions is not None else None
@@ -125,6 +128,7 @@ class CatFactBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         """Create the shared session and client, then load the error handler and extensions."""
+        self.started_at = asyncio.get_running_loop().time()
         if self._catfacts is None:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(
@@ -136,13 +140,8 @@ class CatFactBot(commands.Bot):
                 timeout=SESSION_TIMEOUT,
                 headers={"User-Agent": USER_AGENT},
             )
-            self._catfacts = CatFactClient(
-                self._session,
-                [PROVIDERS[name](url) for name, url in self.settings.provider_urls()],
-                budget=self.settings.catfact_timeout,
-                batch_size=self.settings.catfact_batch_size,
-            )
-            self._catfacts.prefetch()  # the first !catfact should not wait either
+            self._catfacts = client_for(self.settings, self._session)
+            self._catfacts.start()  # the first fill, then hourly refreshes, in the background
         await self.add_cog(ErrorHandler(self))
         command_log = CommandLog(self)
         await self.add_cog(command_log)
@@ -159,7 +158,7 @@ class CatFactBot(commands.Bot):
 
     async def close(self) -> None:
         """Shut discord.py down first (it may still use the session), then the client we built
-        (stopping its background refill) and the session."""
+        (stopping its background refreshes) and the session."""
         try:
             await super().close()
         finally:
@@ -183,7 +182,7 @@ class ShardedCatFactBot(CatFactBot, commands.AutoShardedBot):
         if plan.ids is not None:
             options["shard_ids"] = list(plan.ids)
         super().__init__(settings, shard_count=plan.count, **options)
-        self.pacer = IdentifyPacer(self.started_at)
+        self.pacer = IdentifyPacer(time.monotonic())
 
     async def start(self, token: str, *, reconnect: bool = True) -> None:
         """Log in, wait for this process's first identify slot, then connect the shards."""

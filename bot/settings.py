@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import yarl
 
-from bot.providers import DEFAULT_MEOWFACTS_URL, DEFAULT_URLS, PROVIDERS
+from bot.facts.providers import DEFAULT_MEOWFACTS_URL, DEFAULT_URLS, PROVIDERS
 from bot.sharding import ShardPlan, parse_shard_plan
-from bot.validation import SettingsError, shown, whole_number
+from bot.validation import SettingsError, shown
 
 DEFAULT_PREFIX = "!"
 DEFAULT_CATFACT_API_URL = DEFAULT_MEOWFACTS_URL
@@ -26,11 +26,20 @@ DEFAULT_CATFACT_PROVIDERS: tuple[tuple[str, str | None], ...] = (
     ("meowfacts", None),
     ("catfact.ninja", None),
 )
-DEFAULT_CATFACT_BATCH_SIZE = 50
-CATFACT_BATCH_SIZE_RANGE = (1, 100)
+DEFAULT_CATFACT_REFRESH = 3600.0
+CATFACT_REFRESH_RANGE = (60.0, 86400.0)
 DEFAULT_CATFACT_COOLDOWN = 3.0
 CATFACT_COOLDOWN_RANGE = (0.0, 3600.0)
 NO_PROVIDERS = "none"
+
+RETIRED_VARIABLES = {
+    "CATFACT_BATCH_SIZE": (
+        "it no longer has any effect: the bot now keeps each provider's whole collection in "
+        "memory (see CATFACT_REFRESH); remove it from your configuration"
+    ),
+}
+"""Variables earlier versions read, with why they are ignored now. A configuration that still sets
+one starts as before, and the operator is told once, at start-up."""
 
 MAX_PREFIX_LENGTH = 5
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -52,7 +61,8 @@ class Settings:
     """The longest a user waits on the network before an offline fact answers."""
     catfact_providers: tuple[tuple[str, str | None], ...] = DEFAULT_CATFACT_PROVIDERS
     """``(name, url)`` in failover order; a None URL means the provider's usual address."""
-    catfact_batch_size: int = DEFAULT_CATFACT_BATCH_SIZE
+    catfact_refresh: float = DEFAULT_CATFACT_REFRESH
+    """Seconds between two fetches of each provider's whole collection."""
     catfact_cooldown: float = DEFAULT_CATFACT_COOLDOWN
     """Seconds a user waits between two ``!catfact``; 0 turns the cooldown off."""
     log_level: str | None = None
@@ -76,7 +86,7 @@ class Settings:
             catfact_api_url=_check_url(get("CATFACT_API_URL") or DEFAULT_CATFACT_API_URL),
             catfact_timeout=_check_timeout(get("CATFACT_TIMEOUT")),
             catfact_providers=_check_providers(get("CATFACT_PROVIDERS")),
-            catfact_batch_size=_check_batch_size(get("CATFACT_BATCH_SIZE")),
+            catfact_refresh=_check_refresh(get("CATFACT_REFRESH")),
             catfact_cooldown=_check_cooldown(get("CATFACT_COOLDOWN")),
             log_level=_check_log_level(get("LOG_LEVEL")),
             shards=parse_shard_plan(get("SHARD_COUNT"), get("SHARD_IDS")),
@@ -104,6 +114,15 @@ class Settings:
                 "there (or try the bot offline with: python -m bot --console)"
             )
         return self.discord_token
+
+
+def retired_settings(environ: Mapping[str, str]) -> list[str]:
+    """One line for each retired variable that ``environ`` still sets, for the log."""
+    return [
+        f"{name} is set, but {why}"
+        for name, why in RETIRED_VARIABLES.items()
+        if environ.get(name, "").strip()
+    ]
 
 
 def _check_token(token: str | None) -> str | None:
@@ -163,16 +182,8 @@ def _check_cooldown(raw: str | None) -> float:
     return _check_seconds("CATFACT_COOLDOWN", raw, DEFAULT_CATFACT_COOLDOWN, CATFACT_COOLDOWN_RANGE)
 
 
-def _check_batch_size(raw: str | None) -> int:
-    if raw is None:
-        return DEFAULT_CATFACT_BATCH_SIZE
-    low, high = CATFACT_BATCH_SIZE_RANGE
-    size = whole_number(raw, high)
-    if size is None or not low <= size <= high:
-        raise SettingsError(
-            f"CATFACT_BATCH_SIZE must be a whole number from {low} to {high}, got {shown(raw)}"
-        )
-    return size
+def _check_refresh(raw: str | None) -> float:
+    return _check_seconds("CATFACT_REFRESH", raw, DEFAULT_CATFACT_REFRESH, CATFACT_REFRESH_RANGE)
 
 
 def _check_providers(raw: str | None) -> tuple[tuple[str, str | None], ...]:
@@ -207,4 +218,4 @@ def _check_log_level(level: str | None) -> str | None:
     return upper
 
 
-__all__ = ["Settings", "SettingsError"]
+__all__ = ["RETIRED_VARIABLES", "Settings", "SettingsError", "retired_settings"]

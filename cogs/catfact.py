@@ -5,8 +5,8 @@ from __future__ import annotations
 import discord
 from discord.ext import commands
 
-from bot.catfact import Fact
 from bot.core import CatFactBot
+from bot.facts import Fact
 
 EMBED_TITLE = "\N{CAT FACE} Cat fact"
 EMBED_COLOUR = discord.Colour.orange()

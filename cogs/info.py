@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 
@@ -9,8 +10,8 @@ import discord
 from discord.ext import commands
 
 from bot import __version__
-from bot.catfact import Served
 from bot.core import CatFactBot
+from bot.facts import Served
 
 EMBED_COLOUR = discord.Colour.blurple()
 
@@ -75,7 +76,8 @@ class Info(commands.Cog, name="Bot info"):
             description=f"catfact-bot {__version__}: cat facts and exact arithmetic.",
             colour=EMBED_COLOUR,
         )
-        embed.add_field(name="Uptime", value=duration(time.monotonic() - bot.started_at))
+        uptime = asyncio.get_running_loop().time() - bot.started_at
+        embed.add_field(name="Uptime", value=duration(uptime))
         embed.add_field(name="Servers", value=str(len(bot.guilds)))
         embed.add_field(name="Shards", value=shards_of(bot))
         embed.add_field(name="Commands answered", value=str(bot.commands_answered))
@@ -86,7 +88,7 @@ class Info(commands.Cog, name="Bot info"):
         )
         health = ", ".join(f"{name} {state}" for name, state in client.health().items())
         embed.add_field(name="Upstream", value=health or "none configured (offline facts only)")
-        embed.add_field(name="Facts ready", value=str(client.buffered))
+        embed.add_field(name="Facts ready", value=str(client.ready))
         return embed
 
 

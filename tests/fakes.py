@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+import random
 import re
 import socket
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -20,8 +21,6 @@ import discord
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from discord.ext import commands
-
-from bot.catfact import CatFactClient
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -43,15 +42,18 @@ CHUNKED_OVERHEAD = len(b'{"data": [""]}')
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+MEOWFACTS_ENGLISH_SIZE = 91
+"""How many facts the real meowfacts holds in English (see ``../shared/NOTES.md``)."""
+
 FACTS = [
     "Cats spend a large part of each day grooming.",
     "A group of kittens is called a kindle.",
-    *(f"Test fact number {n}." for n in range(2, 200)),
+    *(f"Test fact number {n}." for n in range(2, MEOWFACTS_ENGLISH_SIZE)),
 ]
-"""What the fake meowfacts serves, in order, ``count`` at a time (wrapping around)."""
+"""What the fake meowfacts holds by default: as many facts as the real one has in English."""
 
-NINJA_FACTS = [f"Backup fact number {n}." for n in range(50)]
-"""What the fake catfact.ninja serves, one per request, in order (wrapping around)."""
+NINJA_FACTS = [f"Backup fact number {n}." for n in range(250)]
+"""What the fake catfact.ninja holds: enough for three pages of 100, as the real one has four."""
 
 
 class FakeProvider:
@@ -63,9 +65,13 @@ class FakeProvider:
 
     path: ClassVar[str] = "/"
 
-    def __init__(self) -> None:
+    def __init__(self, collection: list[str] | None = None) -> None:
+        self.collection = list(collection or self.default_collection())
+        """The facts it holds; a test may replace them (the next answer uses the new ones)."""
         self.handler: Handler = self.default()
         self.requests = 0
+        self.queries: list[str] = []
+        """Each request's path and query string, in order."""
         self.connections: set[object] = set()
         self.release = asyncio.Event()
         app = web.Application()
@@ -74,6 +80,9 @@ class FakeProvider:
 
     def default(self) -> Handler:
         """The healthy answer."""
+        raise NotImplementedError
+
+    def default_collection(self) -> list[str]:
         raise NotImplementedError
 
     @property
@@ -90,6 +99,7 @@ class FakeProvider:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.requests += 1
+        self.queries.append(request.path_qs)
         assert request.transport is not None
         self.connections.add(request.transport.get_extra_info("peername"))
         return await self.handler(request)
@@ -204,65 +214,81 @@ async def call_slash(bot: commands.Bot, name: str, ctx: MagicMock, **options: An
     await callback(command.cog, ctx, **options)
 
 
+def _whole_number(text: str | None, default: int) -> int:
+    try:
+        return int(text) if text is not None else default
+    except ValueError:
+        return 0
+
+
 class FakeMeowfacts(FakeProvider):
-    """Answers like meowfacts: ``GET /?count=N`` gives N of :data:`FACTS` as ``{"data": [...]}``."""
+    """Answers like meowfacts: ``GET /?count=N`` gives N distinct facts of its collection as
+    ``{"data": [...]}``, all of them when N is larger, in a new random order each time."""
+
+    def default_collection(self) -> list[str]:
+        return FACTS
 
     def default(self) -> Handler:
-        served = 0
+        shuffle = random.Random(0)  # noqa: S311  # repeatable, like everything in a test
 
         async def handler(request: web.Request) -> web.StreamResponse:
-            nonlocal served
-            count = int(request.query.get("count", "1"))
-            facts = [FACTS[(served + n) % len(FACTS)] for n in range(count)]
-            served += count
+            count = _whole_number(request.query.get("count"), 1)
+            facts = shuffle.sample(self.collection, max(0, min(count, len(self.collection))))
             return web.json_response({"data": facts})
 
         return handler
 
 
 class FakeCatfactNinja(FakeProvider):
-    """Answers like catfact.ninja: ``GET /fact`` gives ``{"fact": ..., "length": ...}``."""
+    """Answers like catfact.ninja: ``GET /facts?limit=N&page=P`` gives one page of its collection
+    as ``{"data": [{"fact": ..., "length": ...}], "next_page_url": ...}`` (Laravel's shape)."""
 
-    path: ClassVar[str] = "/fact"
+    path: ClassVar[str] = "/facts"
+
+    def default_collection(self) -> list[str]:
+        return NINJA_FACTS
 
     def default(self) -> Handler:
-        served = 0
-
         async def handler(request: web.Request) -> web.StreamResponse:
-            nonlocal served
-            fact = NINJA_FACTS[served % len(NINJA_FACTS)]
-            served += 1
-            return web.json_response({"fact": fact, "length": len(fact)})
+            limit = max(1, _whole_number(request.query.get("limit"), 10))
+            page = max(1, _whole_number(request.query.get("page"), 1))
+            last = max(1, math.ceil(len(self.collection) / limit))
+            chunk = self.collection[(page - 1) * limit : page * limit]
+            following = f"{self.url}facts?page={page + 1}" if page < last else None
+            return web.json_response(
+                {
+                    "current_page": page,
+                    "data": [{"fact": fact, "length": len(fact)} for fact in chunk],
+                    "last_page": last,
+                    "next_page_url": following,
+                    "per_page": limit,
+                    "total": len(self.collection),
+                }
+            )
 
         return handler
 
 
 class FakeClock:
-    """Time that tests move by hand: real monotonic time plus whatever was "slept".
+    """Time that only moves when a test moves it, for code that takes a clock outside an event
+    loop (the circuit breaker on its own, the identify pacer). Async code reads the event loop's
+    clock instead, which the suite fast-forwards (see ``conftest.py``).
 
-    Pass ``clock`` as the clock and :meth:`sleep` as the sleep function: a backoff of 2 s then
-    costs nothing, yet everything that reads the clock sees 2 s pass. :attr:`slept` records each
-    sleep, so tests can check the backoff schedule.
+    Pass it as the clock and :meth:`sleep` as the sleep function: :attr:`slept` records each
+    sleep, which moves the clock by as much and returns at once.
     """
 
-    def __init__(self) -> None:
-        self.offset = 0.0
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
         self.slept: list[float] = []
 
     def __call__(self) -> float:
-        return time.monotonic() + self.offset
+        return self.now
 
     def advance(self, seconds: float) -> None:
-        self.offset += seconds
+        self.now += seconds
 
     async def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.advance(seconds)
         await asyncio.sleep(0)  # still yield, as a real sleep would
-
-
-async def refilled(client: CatFactClient) -> bool:
-    """Start (or join) the client's refill and wait for it; True if it added facts."""
-    task = client.prefetch()
-    assert task is not None, "every provider is cooling down"
-    return await task

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -81,6 +80,7 @@ def feed(write_fd: int, data: bytes) -> None:
     threading.Thread(target=write, daemon=True).start()
 
 
+@pytest.mark.real_time  # a thread reads the pipe; the loop must wait for it in real time
 class TestReadLines:
     async def test_splits_lines_and_drops_line_endings(self, pipe: tuple[int, int]) -> None:
         feed(pipe[1], b"one\r\ntwo\n\nlast without newline")
@@ -143,7 +143,7 @@ class TestReadLines:
     async def test_an_unreadable_input_ends_like_end_of_input(self, pipe: tuple[int, int]) -> None:
         # Reading the write end of a pipe fails, as reading a terminal that hung up does.
         try:
-            lines = await asyncio.wait_for(collect(read_lines(pipe[1])), timeout=10)
+            lines = await asyncio.wait_for(collect(read_lines(pipe[1])), timeout=GUARD)
         finally:
             os.close(pipe[1])
         assert lines == []
@@ -179,6 +179,7 @@ async def run_in_process(text: str, settings: Settings, *, interactive: bool = F
     return output.getvalue()
 
 
+@pytest.mark.real_time  # the console reads its input through a thread, as above
 class TestConsoleInProcess:
     async def test_replies_in_order_one_per_line(self, settings: Settings) -> None:
         assert await run_in_process("!add 1 2\n!sub 5 7\n", settings) == "3\n-2\n"
@@ -186,16 +187,12 @@ class TestConsoleInProcess:
     async def test_catfact_prints_the_embed_as_text(
         self, settings: Settings, meowfacts: FakeMeowfacts
     ) -> None:
-        assert (
-            await run_in_process("!catfact\n", settings) == f"[\N{CAT FACE} Cat fact] {FACTS[0]}\n"
-        )
+        out = await run_in_process("!catfact\n", settings)
+        assert out.startswith("[\N{CAT FACE} Cat fact] ")
+        assert out.removeprefix("[\N{CAT FACE} Cat fact] ").removesuffix("\n") in FACTS
 
     async def test_errors_are_answered_and_the_console_goes_on(self) -> None:
-        settings = Settings(
-            catfact_api_url=refused_url(),
-            catfact_timeout=0.5,
-            catfact_providers=(("meowfacts", None),),
-        )
+        settings = Settings(catfact_providers=())  # offline facts only: no network wait at all
         out = await run_in_process(
             "!catfact\n!nosuchcommand\nhello\n!add x 1\n!add 2 2\n", settings
         )
@@ -230,6 +227,12 @@ class TestConsoleInProcess:
         assert out == f"{PROMPT}2\n{PROMPT}\n"
 
 
+GUARD = 10
+"""Seconds a subprocess test waits before it fails as hung. A guard against a test stalling, not
+a verdict: nothing asserts how long a process took (a busy machine may take a while to start
+Python), only what it did."""
+
+
 def run_bot(
     *args: str, stdin: str = "", env: dict[str, str] | None = None, cwd: Path
 ) -> subprocess.CompletedProcess[str]:
@@ -241,7 +244,7 @@ def run_bot(
         text=True,
         env=clean_env(env),
         cwd=cwd,
-        timeout=30,
+        timeout=3 * GUARD,
         check=False,
     )
 
@@ -318,14 +321,13 @@ class TestFromOutside:
         process.stdin.write("!add 20 22\n")
         process.stdin.flush()
         assert process.stdout.readline() == "42\n"  # the bot is up and waiting for more input
-        started = time.monotonic()
         process.send_signal(sig)
-        _, stderr = process.communicate(timeout=10)
+        _, stderr = process.communicate(timeout=GUARD)
         assert process.returncode == 0
-        assert time.monotonic() - started < 5
         assert stderr == ""
 
 
+@pytest.mark.real_time  # the bot runs in another process, on real time
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 async def test_a_signal_during_a_hanging_fetch_still_exits_cleanly(
     tmp_path: Path, meowfacts: FakeMeowfacts, sig: signal.Signals
@@ -340,7 +342,11 @@ async def test_a_signal_during_a_hanging_fetch_still_exits_cleanly(
         return await hang(request)
 
     meowfacts.handler = handler
-    env = clean_env({"CATFACT_PROVIDERS": f"meowfacts={meowfacts.url}", "CATFACT_TIMEOUT": "30"})
+    # The command's budget is far longer than the guard below: if the process waited for its
+    # command instead of stopping, the guard would trip. No duration is asserted.
+    env = clean_env(
+        {"CATFACT_PROVIDERS": f"meowfacts={meowfacts.url}", "CATFACT_TIMEOUT": str(GUARD * 3)}
+    )
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "--console",
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -349,11 +355,9 @@ async def test_a_signal_during_a_hanging_fetch_still_exits_cleanly(
     assert process.stdin is not None
     process.stdin.write(b"!catfact\n")
     await process.stdin.drain()
-    await asyncio.wait_for(arrived.wait(), 20)  # the command is now waiting on the upstream
-    started = time.monotonic()
+    await asyncio.wait_for(arrived.wait(), GUARD)  # the command is now waiting on the upstream
     process.send_signal(sig)
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 10)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), GUARD)
     assert process.returncode == 0
-    assert time.monotonic() - started < 5
     assert stderr == b""
     assert stdout == b""  # the command was cut short, not answered with a half-made reply

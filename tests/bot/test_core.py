@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import textwrap
@@ -9,17 +10,16 @@ from pathlib import Path
 from unittest.mock import AsyncMock, MagicMock
 
 import aiohttp
-import discord.ext.test as dpytest
 import pytest
 from discord.ext import commands
 
-from bot.catfact import CatFactClient
 from bot.core import CatFactBot, ShardedCatFactBot, discover_extensions, make_bot
+from bot.facts import CatFactClient
 from bot.help import BotHelp
 from bot.settings import Settings
 from bot.sharding import CONNECT_ALLOWANCE, IDENTIFY_WINDOW, IdentifyPacer, ShardPlan
 from tests.conftest import running_bot
-from tests.fakes import FakeClock, FakeMeowfacts
+from tests.fakes import FACTS, FakeClock, FakeMeowfacts
 
 
 @pytest.fixture
@@ -74,15 +74,19 @@ async def test_a_broken_extension_is_logged_and_the_others_load(
         await bot.close()
 
 
-async def test_setup_hook_creates_one_session_and_close_closes_it(settings: Settings) -> None:
+async def test_setup_hook_creates_one_session_and_close_closes_it(
+    settings: Settings, meowfacts: FakeMeowfacts
+) -> None:
     bot = CatFactBot(settings, extensions=[])
     await bot._async_setup_hook()
     await bot.setup_hook()
     client = bot.catfacts
     assert isinstance(client, CatFactClient)
     assert [(p.name, str(p.url)) for p in client.providers] == settings.provider_urls()
-    assert client.budget == settings.catfact_timeout
-    assert client.batch_size == settings.catfact_batch_size
+    assert (client.budget, client.refresh_interval) == (
+        settings.catfact_timeout,
+        settings.catfact_refresh,
+    )
     session = client._session
     assert isinstance(session, aiohttp.ClientSession)
     assert session.timeout.total is not None  # an explicit ceiling, never "wait forever"
@@ -90,23 +94,23 @@ async def test_setup_hook_creates_one_session_and_close_closes_it(settings: Sett
     assert isinstance(connector, aiohttp.TCPConnector)
     assert (connector.limit, connector.limit_per_host) == (20, 4)
     assert connector.use_dns_cache
-    prefetch = client._refill
-    assert prefetch is not None  # the buffer starts filling at once
+    await asyncio.sleep(0.001)
+    assert client.ready == len(FACTS)  # filled at start-up, before anyone asked
     await bot.close()
     assert session.closed
-    assert prefetch.done()
+    await asyncio.sleep(2 * settings.catfact_refresh)
+    assert meowfacts.requests == 1  # and no refresh after the close
 
 
-async def test_one_session_serves_many_commands_over_one_connection(
+async def test_one_session_serves_every_refresh_over_one_connection(
     settings: Settings, meowfacts: FakeMeowfacts
 ) -> None:
-    # Batches of two, so eight commands need several refills; each must reuse the pooled
-    # connection rather than open a new one (what a session per request would do).
-    async with running_bot(dataclasses.replace(settings, catfact_batch_size=2)):
-        for _ in range(8):
-            await dpytest.message("!catfact")
-            assert dpytest.get_message().embeds
-    assert meowfacts.requests >= 4
+    # Each refresh must reuse the pooled connection rather than open a new one (what a session
+    # per request would do).
+    async with running_bot(settings) as bot:
+        for _ in range(4):
+            assert await bot.catfacts.refresh() is True
+    assert meowfacts.requests == 4
     assert len(meowfacts.connections) == 1
 
 

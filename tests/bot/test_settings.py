@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from bot.settings import DEFAULT_CATFACT_API_URL, Settings, SettingsError
-from tests.fakes import TOKEN, env_example_variables
+from bot.settings import DEFAULT_CATFACT_API_URL, Settings, SettingsError, retired_settings
+from tests.fakes import SETTINGS_VARIABLES, TOKEN, env_example_variables
 
 
 def test_defaults_need_no_environment_at_all() -> None:
@@ -18,12 +18,21 @@ def test_defaults_need_no_environment_at_all() -> None:
     assert settings.catfact_api_url == DEFAULT_CATFACT_API_URL
     assert settings.catfact_timeout == 3.0
     assert settings.catfact_cooldown == 3.0
-    assert settings.catfact_batch_size == 50
+    assert settings.catfact_refresh == 3600.0
     assert settings.provider_urls() == [
         ("meowfacts", "https://meowfacts.herokuapp.com/"),
         ("catfact.ninja", "https://catfact.ninja/"),
     ]
     assert settings.log_level is None
+
+
+def test_a_retired_variable_is_ignored_and_named_once_for_the_log() -> None:
+    environ = {"CATFACT_BATCH_SIZE": "50"}
+    assert Settings.from_env(environ) == Settings()
+    [line] = retired_settings(environ)
+    assert line.startswith("CATFACT_BATCH_SIZE is set, but it no longer has any effect: ")
+    assert retired_settings({"CATFACT_BATCH_SIZE": " "}) == []
+    assert "CATFACT_BATCH_SIZE" not in SETTINGS_VARIABLES  # no longer documented
 
 
 def test_every_variable_read_is_documented_in_env_example() -> None:
@@ -51,7 +60,7 @@ def test_every_variable_is_read() -> None:
             "CATFACT_API_URL": "http://127.0.0.1:8080/facts",
             "CATFACT_TIMEOUT": "2.5",
             "CATFACT_PROVIDERS": " catfact.ninja = http://127.0.0.1:9/ , meowfacts ",
-            "CATFACT_BATCH_SIZE": "20",
+            "CATFACT_REFRESH": "600",
             "CATFACT_COOLDOWN": "0",
             "LOG_LEVEL": "debug",
         }
@@ -62,7 +71,7 @@ def test_every_variable_is_read() -> None:
         catfact_api_url="http://127.0.0.1:8080/facts",
         catfact_timeout=2.5,
         catfact_providers=(("catfact.ninja", "http://127.0.0.1:9/"), ("meowfacts", None)),
-        catfact_batch_size=20,
+        catfact_refresh=600,
         catfact_cooldown=0,
         log_level="DEBUG",
     )
@@ -100,11 +109,10 @@ def test_the_token_never_shows_in_repr() -> None:
         ("CATFACT_TIMEOUT", "nan", "from 0.1 to 30"),
         ("CATFACT_COOLDOWN", "-1", "CATFACT_COOLDOWN must be a number of seconds from 0 to 3600"),
         ("CATFACT_COOLDOWN", "1e9", "from 0 to 3600"),
-        ("CATFACT_BATCH_SIZE", "0", "CATFACT_BATCH_SIZE must be a whole number from 1 to 100"),
-        ("CATFACT_BATCH_SIZE", "101", "from 1 to 100"),
-        ("CATFACT_BATCH_SIZE", "2.5", "from 1 to 100"),
-        ("CATFACT_BATCH_SIZE", "٣", "from 1 to 100"),
-        ("CATFACT_BATCH_SIZE", "1" * 5000, "from 1 to 100"),  # past int()'s 4,300-digit limit
+        ("CATFACT_REFRESH", "59", "CATFACT_REFRESH must be a number of seconds from 60 to 86400"),
+        ("CATFACT_REFRESH", "86401", "from 60 to 86400"),
+        ("CATFACT_REFRESH", "hourly", "from 60 to 86400"),
+        ("CATFACT_REFRESH", "1" * 5000, "from 60 to 86400"),  # float() copes; it is just too big
         ("COMMAND_PREFIX", "!" * 5000, "COMMAND_PREFIX must be 1 to 5 characters"),
         ("CATFACT_PROVIDERS", "meowfacts,dogfacts", "unknown provider 'dogfacts'"),
         ("CATFACT_PROVIDERS", "meowfacts,", "unknown provider ''"),
@@ -166,9 +174,9 @@ def test_log_level_defaults_depend_on_the_mode(
         ("CATFACT_TIMEOUT", "30", Settings(catfact_timeout=30)),
         ("CATFACT_COOLDOWN", "0", Settings(catfact_cooldown=0)),
         ("CATFACT_COOLDOWN", "3600", Settings(catfact_cooldown=3600)),
-        ("CATFACT_BATCH_SIZE", "1", Settings(catfact_batch_size=1)),
-        ("CATFACT_BATCH_SIZE", "100", Settings(catfact_batch_size=100)),
-        ("CATFACT_BATCH_SIZE", "0050", Settings(catfact_batch_size=50)),  # leading zeros are fine
+        ("CATFACT_REFRESH", "60", Settings(catfact_refresh=60)),
+        ("CATFACT_REFRESH", "86400", Settings(catfact_refresh=86400)),
+        ("CATFACT_REFRESH", "0600", Settings(catfact_refresh=600)),  # leading zeros are fine
     ],
 )
 def test_the_documented_limits_themselves_are_accepted(

@@ -13,14 +13,14 @@ import pytest
 import pytest_asyncio
 from discord.ext import commands
 
-from bot.catfact import Fact
 from bot.core import CatFactBot
 from bot.error_handler import UNEXPECTED
-from bot.offline_facts import FACTS as OFFLINE_FACTS
+from bot.facts import Fact
+from bot.facts.offline import FACTS as OFFLINE_FACTS
 from bot.settings import Settings
 from cogs.catfact import EMBED_TITLE, OFFLINE_FOOTER
-from tests.conftest import running_bot
-from tests.fakes import FACTS, FakeMeowfacts, call_slash, interaction_context, refilled
+from tests.conftest import running_bot, spy_on_sent_payloads
+from tests.fakes import FACTS, FakeMeowfacts, call_slash, interaction_context
 
 # --- End to end: a guild message, the real client, a local upstream ------------------------------
 
@@ -31,23 +31,27 @@ async def test_catfact_replies_with_the_fact_in_an_embed(
     await dpytest.message("!catfact")
     embed = dpytest.get_embed()
     assert embed.title == EMBED_TITLE
-    assert embed.description == FACTS[0]
+    assert embed.description in FACTS
     assert embed.colour == discord.Colour.orange()
     assert embed.footer.text is None
     assert meowfacts.requests == 1
 
 
-async def test_later_facts_come_from_the_buffer(bot: CatFactBot, meowfacts: FakeMeowfacts) -> None:
-    for expected in FACTS[:5]:
+async def test_later_facts_come_from_memory_and_differ(
+    bot: CatFactBot, meowfacts: FakeMeowfacts
+) -> None:
+    told: list[str] = []
+    for _ in range(len(FACTS)):
         await dpytest.message("!catfact")
-        assert dpytest.get_embed().description == expected
-    assert meowfacts.requests == 1  # one batch, fetched at start-up
+        told.append(dpytest.get_embed().description or "")
+    assert sorted(told) == sorted(FACTS)  # the whole collection, none twice
+    assert meowfacts.requests == 1  # fetched at start-up, once
 
 
 async def test_catfact_works_with_a_mention_as_prefix(bot: CatFactBot) -> None:
     assert bot.user is not None
     await dpytest.message(f"{bot.user.mention} catfact")
-    assert dpytest.get_embed().description == FACTS[0]
+    assert dpytest.get_embed().description in FACTS
 
 
 @pytest.mark.parametrize(
@@ -58,42 +62,43 @@ async def test_catfact_works_with_a_mention_as_prefix(bot: CatFactBot) -> None:
         pytest.param(FakeMeowfacts.body("<html>hi</html>"), id="html-200"),
     ],
 )
-async def test_when_the_upstream_fails_an_offline_fact_is_told_and_marked(
-    bot: CatFactBot, meowfacts: FakeMeowfacts, failure: object
+async def test_when_the_upstream_fails_from_the_start_an_offline_fact_is_told_and_marked(
+    settings: Settings, meowfacts: FakeMeowfacts, failure: object
 ) -> None:
     meowfacts.handler = failure  # type: ignore[assignment]
-    bot.catfacts._buffer.clear()  # forget what start-up fetched
-    await dpytest.message("!catfact")
-    embed = dpytest.get_embed()
-    assert embed.description in OFFLINE_FACTS
-    assert embed.footer.text == OFFLINE_FOOTER
+    async with running_bot(settings):
+        await dpytest.message("!catfact")
+        embed = dpytest.get_embed()
+        assert embed.description in OFFLINE_FACTS
+        assert embed.footer.text == OFFLINE_FOOTER
 
 
 async def test_bot_keeps_answering_after_a_failed_fact_and_recovers(
-    bot: CatFactBot, meowfacts: FakeMeowfacts
+    settings: Settings, meowfacts: FakeMeowfacts
 ) -> None:
+    healthy = meowfacts.handler
     meowfacts.handler = meowfacts.body("down", status=500)
-    bot.catfacts._buffer.clear()
-    await dpytest.message("!catfact")
-    assert dpytest.get_embed().footer.text == OFFLINE_FOOTER
-    await dpytest.message("!add 1 2")
-    assert dpytest.verify().message().content("3")
-    meowfacts.handler = meowfacts.json({"data": [FACTS[1]]})
-    await dpytest.message("!catfact")
-    assert dpytest.get_embed().description == FACTS[1]
+    async with running_bot(settings):
+        await dpytest.message("!catfact")
+        assert dpytest.get_embed().footer.text == OFFLINE_FOOTER
+        await dpytest.message("!add 1 2")
+        assert dpytest.verify().message().content("3")
+        meowfacts.handler = healthy
+        await dpytest.message("!catfact")  # nothing in memory yet: this one fetches
+        assert dpytest.get_embed().description in FACTS
 
 
 async def test_fact_text_cannot_ping_anyone_or_change_the_message(
-    bot: CatFactBot, meowfacts: FakeMeowfacts, sent_payloads: list[dict[str, object]]
+    settings: Settings, meowfacts: FakeMeowfacts
 ) -> None:
-    await refilled(bot.catfacts)  # let the start-up batch land, then replace it
-    bot.catfacts._buffer.clear()
-    meowfacts.handler = meowfacts.json({"data": ["@everyone **cats** are <@&123456789012345678>"]})
-    await dpytest.message("!catfact")
-    assert sent_payloads[-1]["allowed_mentions"] == {"parse": []}
-    assert dpytest.get_embed().description == (
-        "@\u200beveryone \\*\\*cats\\*\\* are <\u200b@\u200b&123456789012345678>"
-    )
+    meowfacts.collection = ["@everyone **cats** are <@&123456789012345678>"]
+    async with running_bot(settings) as test_bot:
+        payloads = spy_on_sent_payloads(test_bot)
+        await dpytest.message("!catfact")
+        assert payloads[-1]["allowed_mentions"] == {"parse": []}
+        assert dpytest.get_embed().description == (
+            "@\u200beveryone \\*\\*cats\\*\\* are <\u200b@\u200b&123456789012345678>"
+        )
 
 
 # --- The cog with AsyncMock standing in for the network client -----------------------------------

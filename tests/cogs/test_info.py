@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from unittest.mock import AsyncMock
 
@@ -11,12 +12,18 @@ import discord.ext.test as dpytest
 import pytest
 
 from bot import __version__
-from bot.catfact import CatFactClient
 from bot.core import CatFactBot, make_bot
+from bot.facts import CatFactClient
 from bot.settings import Settings
 from cogs.info import Info, duration, milliseconds, shards_of
 from tests.conftest import running_bot
-from tests.fakes import FakeCatfactNinja, FakeMeowfacts, call_slash, interaction_context, refilled
+from tests.fakes import (
+    FACTS,
+    FakeCatfactNinja,
+    FakeMeowfacts,
+    call_slash,
+    interaction_context,
+)
 
 
 def fields(embed: discord.Embed) -> dict[str, str]:
@@ -73,7 +80,8 @@ def test_duration(seconds: float, text: str) -> None:
 
 
 async def test_about_reports_what_the_bot_has_done(bot: CatFactBot) -> None:
-    await refilled(bot.catfacts)
+    await bot.catfacts.refresh()
+    await asyncio.sleep(3 * 60 + 5)
     await dpytest.message("!add 1 2")
     await dpytest.message("!catfact")
     await dpytest.message("!catfact")
@@ -85,14 +93,14 @@ async def test_about_reports_what_the_bot_has_done(bot: CatFactBot) -> None:
     assert embed.description is not None
     assert __version__ in embed.description
     assert fields(embed) == {
-        "Uptime": "0 s",
+        "Uptime": "3 min",
         "Servers": "1",
         "Shards": "unsharded (one process)",
         "Commands answered": "3",
         "Facts served": "2",
-        "Fact sources": "buffer 2, upstream 0, fallback 0",
+        "Fact sources": "pool 2, waited 0, offline 0",
         "Upstream": "meowfacts healthy",
-        "Facts ready": "48",
+        "Facts ready": str(len(FACTS)),
     }
 
 

@@ -1,7 +1,9 @@
-"""Cat-fact providers: where facts come from, and how each one's answer is read.
+"""Cat-fact providers: where facts come from, and how each one's whole collection is read.
 
-A provider knows one API's address and response shape, nothing else: retries, failover and
-buffering live in :mod:`bot.catfact`. Every HTTP exchange goes through :func:`fetch_json`, which
+A provider knows one API's addresses and response shapes, nothing else: it asks for its whole
+collection through the getter it is handed, and the client behind that getter
+(:mod:`bot.facts.client`) owns retries, budgets, failover and the pool. Every HTTP exchange goes
+through :func:`fetch_json`, which
 turns each way it can go wrong into one :class:`UpstreamError` that also says whether trying again
 could help (:attr:`~UpstreamError.retryable`) and how long the server asked us to wait
 (:attr:`~UpstreamError.retry_after`). Every fact passes through :func:`clean_fact` before anyone
@@ -14,6 +16,7 @@ import json
 import math
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
 from typing import ClassVar
 
@@ -23,8 +26,9 @@ import yarl
 
 from bot.text import neutralise_mentions
 
-MAX_BODY_BYTES = 64 * 1024
-"""A batch of facts is a few kilobytes; a larger answer is not a fact response and is not read."""
+MAX_BODY_BYTES = 1024 * 1024
+"""A whole collection is tens of kilobytes (about 25 for meowfacts' English facts, more in scripts
+that take several bytes a character); a larger answer is not a fact response and is not read."""
 
 MAX_FACT_LENGTH = 4096
 """Discord refuses an embed description longer than this; a cleaned fact always fits."""
@@ -34,6 +38,9 @@ MAX_RETRY_AFTER = 3600.0
 
 DEFAULT_MEOWFACTS_URL = "https://meowfacts.herokuapp.com/"
 DEFAULT_CATFACT_NINJA_URL = "https://catfact.ninja/"
+
+JsonGetter = Callable[[yarl.URL], Awaitable[object]]
+"""What a provider is handed to ask for a URL: the decoded JSON body, or :class:`UpstreamError`."""
 
 
 class UpstreamError(Exception):
@@ -151,13 +158,10 @@ async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
 
 
 class Provider(ABC):
-    """One cat-fact API: how to ask it for ``count`` facts and how to read its answer."""
+    """One cat-fact API: how to ask it for every fact it has, and how to read its answers."""
 
     name: ClassVar[str]
     """The name used in ``CATFACT_PROVIDERS``, logs and ``!about``."""
-
-    max_batch: ClassVar[int]
-    """The most facts one request can return."""
 
     def __init__(self, url: str) -> None:
         self.url = yarl.URL(url)
@@ -166,59 +170,72 @@ class Provider(ABC):
         return f"{type(self).__name__}({str(self.url)!r})"
 
     @abstractmethod
-    def request_url(self, count: int) -> yarl.URL:
-        """The address that answers with up to ``count`` facts."""
+    async def collect(self, get: JsonGetter) -> list[str]:
+        """Every fact, cleaned, asking through ``get``; :class:`UpstreamError` if none is usable.
 
-    @abstractmethod
-    def extract(self, payload: object) -> list[object]:
-        """The raw fact values in a decoded answer; raise :class:`UpstreamError` on a bad shape."""
+        Order and repeats do not matter: the pool sorts and deduplicates.
+        """
 
-    async def fetch(
-        self, session: aiohttp.ClientSession, count: int, time_limit: float
-    ) -> list[str]:
-        """Up to ``count`` cleaned facts (at least one) within ``time_limit`` seconds, or
-        :class:`UpstreamError`."""
-        url = self.request_url(max(1, min(count, self.max_batch)))
-        payload = await fetch_json(session, url, time_limit=time_limit)
-        facts = [
-            fact
-            for value in self.extract(payload)
-            if isinstance(value, str) and (fact := clean_fact(value)) is not None
-        ]
-        if not facts:
-            raise UpstreamError(f"{url.host} answered without a usable fact: {payload!r:.80}")
-        return facts
+
+def data_of(payload: object) -> list[object]:
+    """The ``data`` list of a ``{"data": [...], ...}`` answer, the shape both APIs use."""
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(data, list):
+        raise UpstreamError(f"expected {{'data': [...]}}, got {payload!r:.80}")
+    return data
+
+
+def cleaned(values: list[object]) -> list[str]:
+    """The usable facts among raw values: strings that still hold text once cleaned."""
+    return [
+        fact
+        for value in values
+        if isinstance(value, str) and (fact := clean_fact(value)) is not None
+    ]
 
 
 class Meowfacts(Provider):
-    """``GET /?count=N`` answers ``{"data": ["<fact>", ...]}`` with N distinct facts."""
+    """``GET /?count=N`` answers ``{"data": ["<fact>", ...]}`` with N distinct facts, or all of
+    them when N is larger: one request brings the whole collection."""
 
     name = "meowfacts"
-    max_batch = 90  # the English collection holds 91 facts
 
-    def request_url(self, count: int) -> yarl.URL:
-        return self.url.update_query(count=count)
+    WHOLE_COLLECTION = 1000
+    """A count above any language's collection (the largest holds 100 facts)."""
 
-    def extract(self, payload: object) -> list[object]:
-        data = payload.get("data") if isinstance(payload, dict) else None
-        if not isinstance(data, list):
-            raise UpstreamError(f"expected {{'data': [...]}}, got {payload!r:.80}")
-        return data
+    async def collect(self, get: JsonGetter) -> list[str]:
+        payload = await get(self.url.update_query(count=self.WHOLE_COLLECTION))
+        facts = cleaned(data_of(payload))
+        if not facts:
+            raise UpstreamError(f"{self.url.host} answered without a usable fact: {payload!r:.80}")
+        return facts
 
 
 class CatFactNinja(Provider):
-    """``GET /fact`` answers ``{"fact": "<fact>", "length": N}``: one fact per request."""
+    """``GET /facts?limit=N&page=P`` answers one page, ``{"data": [{"fact": ...}, ...],
+    "next_page_url": ...}``; the pages are read in turn until there is no next one."""
 
     name = "catfact.ninja"
-    max_batch = 1
 
-    def request_url(self, count: int) -> yarl.URL:
-        return self.url / "fact"
+    PAGE_SIZE = 100
+    MAX_PAGES = 20
+    """Pages read at most (catfact.ninja has about 330 facts: four pages)."""
 
-    def extract(self, payload: object) -> list[object]:
-        if not isinstance(payload, dict) or "fact" not in payload:
-            raise UpstreamError(f"expected {{'fact': ...}}, got {payload!r:.80}")
-        return [payload["fact"]]
+    async def collect(self, get: JsonGetter) -> list[str]:
+        facts: list[str] = []
+        for page in range(1, self.MAX_PAGES + 1):
+            url = (self.url / "facts").with_query(limit=self.PAGE_SIZE, page=page)
+            payload = await get(url)
+            data = data_of(payload)
+            facts += cleaned(
+                [item.get("fact") if isinstance(item, dict) else None for item in data]
+            )
+            more = isinstance(payload, dict) and bool(payload.get("next_page_url"))
+            if not data or not more:
+                break
+        if not facts:
+            raise UpstreamError(f"{self.url.host} answered without a usable fact")
+        return facts
 
 
 PROVIDERS: dict[str, type[Provider]] = {kind.name: kind for kind in (Meowfacts, CatFactNinja)}
@@ -232,10 +249,13 @@ __all__ = [
     "MAX_FACT_LENGTH",
     "PROVIDERS",
     "CatFactNinja",
+    "JsonGetter",
     "Meowfacts",
     "Provider",
     "UpstreamError",
     "clean_fact",
+    "cleaned",
+    "data_of",
     "fetch_json",
     "parse_retry_after",
 ]

@@ -5,14 +5,14 @@ not made to wait for a provider known to be down), **half-open** (the cool-down 
 probe call is let through: success closes the breaker, failure opens it again).
 
 It is small enough to own. The async breaker libraries read the wall clock themselves, while this
-one takes the clock as an argument so tests can move time; and it must also honour a server's
-``Retry-After``, which none of them do.
+one reads the event loop's clock (or one it is given), so tests that fast-forward the loop move
+its cool-downs too; and it must also honour a server's ``Retry-After``, which none of them do.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
-import time
 from collections.abc import Callable
 
 DEFAULT_THRESHOLD = 3
@@ -20,6 +20,11 @@ DEFAULT_THRESHOLD = 3
 
 DEFAULT_COOLDOWN = 30.0
 """Seconds the breaker stays open before a probe is allowed."""
+
+
+def loop_time() -> float:
+    """The running event loop's clock: monotonic, and the one asyncio's own timeouts use."""
+    return asyncio.get_running_loop().time()
 
 
 class State(enum.StrEnum):
@@ -38,7 +43,7 @@ class CircuitBreaker:
         *,
         threshold: int = DEFAULT_THRESHOLD,
         cooldown: float = DEFAULT_COOLDOWN,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = loop_time,
     ) -> None:
         self.threshold = threshold
         self.cooldown = cooldown
@@ -108,4 +113,4 @@ class CircuitBreaker:
         self._probing = False
 
 
-__all__ = ["DEFAULT_COOLDOWN", "DEFAULT_THRESHOLD", "CircuitBreaker", "State"]
+__all__ = ["DEFAULT_COOLDOWN", "DEFAULT_THRESHOLD", "CircuitBreaker", "State", "loop_time"]

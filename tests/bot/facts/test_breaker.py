@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.breaker import CircuitBreaker, State
+from bot.facts.breaker import CircuitBreaker, State
 from tests.fakes import FakeClock
 
 

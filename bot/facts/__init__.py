@@ -1,0 +1,39 @@
+"""The fact path: where every cat fact comes from, as one service with one entry point.
+
+Everything outside this package uses :class:`CatFactClient` (built by :func:`client_for`) and the
+:class:`Fact` it returns; the rest is how the client keeps its promise (``!catfact`` from memory,
+never an error) and may change freely:
+
+- :mod:`~bot.facts.client`: the service: the pool, the first fill, refreshes, the budget;
+- :mod:`~bot.facts.pool`: a collection in memory and each channel's shuffled way through it;
+- :mod:`~bot.facts.providers`: meowfacts and catfact.ninja, their requests and answers;
+- :mod:`~bot.facts.breaker`: the circuit breaker that leaves a failing provider alone;
+- :mod:`~bot.facts.offline`: the facts told when no provider can be reached.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import aiohttp
+
+from bot.facts.client import CatFactClient, Served
+from bot.facts.pool import Fact
+from bot.facts.providers import PROVIDERS
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+
+def client_for(settings: Settings, session: aiohttp.ClientSession) -> CatFactClient:
+    """The client ``settings`` describe (providers in failover order, budget, refresh interval),
+    on ``session``. Call :meth:`CatFactClient.start` to begin filling it."""
+    return CatFactClient(
+        session,
+        [PROVIDERS[name](url) for name, url in settings.provider_urls()],
+        budget=settings.catfact_timeout,
+        refresh_interval=settings.catfact_refresh,
+    )
+
+
+__all__ = ["CatFactClient", "Fact", "Served", "client_for"]

@@ -1,0 +1,165 @@
+"""The fact pool: a provider's whole collection in memory, and each channel's way through it.
+
+A :class:`Collection` is a snapshot of every fact one provider had when it was asked: cleaned,
+without duplicates and in a canonical order, so two fetches of the same facts compare equal even
+though meowfacts returns its list in a new order every time.
+
+A :class:`Rotation` deals a collection's facts to channels. Every channel walks its own shuffled
+order through the whole collection, so it hears each fact once before any fact comes again; then
+its next round starts, in a new order, and never with the fact the channel has just had.
+
+The only thing remembered per channel is how many facts it has been dealt: one small integer.
+The order itself is never stored. It is recomputed on demand from a secret key, the channel and
+the round by a keyed pseudo-random permutation (a four-round Feistel network over the next power
+of four, walking the cycle back into range), which maps position *i* of a round to a fact in
+constant time. So memory per channel stays a few dozen bytes whatever the collection's size, and
+the number of channels remembered is bounded too (the least recently served are forgotten).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import random
+from collections.abc import Hashable, Iterable
+
+OFFLINE = "offline"
+"""The source name of facts from the bundled collection (:mod:`bot.facts.offline`)."""
+
+MAX_CHANNELS = 100_000
+"""Channels whose place in their rotation is remembered; the least recently served are forgotten
+(a forgotten channel starts a new round). About 100 bytes each: see ``Rotation``."""
+
+_MASK64 = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+_MIX1 = 0xBF58476D1CE4E5B9
+_MIX2 = 0x94D049BB133111EB
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Fact:
+    """One fact, already cleaned for display, and where it came from."""
+
+    text: str
+    source: str
+    """The provider's name, or :data:`OFFLINE`."""
+
+    @property
+    def offline(self) -> bool:
+        """True for a fact from the bundled collection rather than a live provider."""
+        return self.source == OFFLINE
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Collection:
+    """Every fact one source had, deduplicated, in a canonical (sorted) order."""
+
+    facts: tuple[Fact, ...]
+    source: str
+
+    @classmethod
+    def of(cls, texts: Iterable[str], source: str) -> Collection:
+        """The collection of ``texts`` from ``source``; order and repeats do not matter."""
+        return cls(tuple(Fact(text, source) for text in sorted(set(texts))), source)
+
+    def __len__(self) -> int:
+        return len(self.facts)
+
+
+def _mix(value: int) -> int:
+    """A 64-bit finaliser (SplitMix64's): every input bit affects every output bit."""
+    value = ((value ^ (value >> 30)) * _MIX1) & _MASK64
+    value = ((value ^ (value >> 27)) * _MIX2) & _MASK64
+    return value ^ (value >> 31)
+
+
+def permute(index: int, size: int, key: int) -> int:
+    """Position ``index`` of the pseudo-random permutation of ``range(size)`` chosen by ``key``.
+
+    A balanced Feistel network is a bijection on ``2 ** (2 * half)`` values whatever its round
+    function; applying it again to anything that lands outside ``range(size)`` ("cycle walking")
+    makes it a bijection on ``range(size)``. The domain is under four times ``size``, so fewer
+    than four steps are needed on average. Round keys follow from one mixed key, and each round
+    function mixes the half with its round key (a full 64-bit finaliser, so orders are even).
+    """
+    if size <= 1:
+        return 0
+    half = max(1, ((size - 1).bit_length() + 1) // 2)
+    mask = (1 << half) - 1
+    k1 = _mix(key & _MASK64)
+    k2 = (k1 + _GOLDEN) & _MASK64
+    k3 = (k2 + _GOLDEN) & _MASK64
+    k4 = (k3 + _GOLDEN) & _MASK64
+    value = index
+    while True:
+        left, right = value >> half, value & mask
+        left ^= _mix(right ^ k1) & mask
+        right ^= _mix(left ^ k2) & mask
+        left ^= _mix(right ^ k3) & mask
+        right ^= _mix(left ^ k4) & mask
+        value = (left << half) | right
+        if value < size:
+            return value
+
+
+class Rotation:
+    """Deals the facts of one :class:`Collection` to channels without repeats within a round.
+
+    Per channel it keeps one integer, the number of facts dealt, in an ordered mapping bounded by
+    ``max_channels``. ``key`` makes each process's orders its own (and a test's repeatable).
+    """
+
+    def __init__(
+        self,
+        collection: Collection,
+        *,
+        key: int,
+        max_channels: int = MAX_CHANNELS,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not collection.facts:
+            raise ValueError("a rotation needs at least one fact")
+        self.collection = collection
+        self.max_channels = max_channels
+        self._key = key
+        self._rng = rng or random.Random(key)  # noqa: S311  # variety, not secrecy
+        self._dealt: collections.OrderedDict[Hashable, int] = collections.OrderedDict()
+
+    @property
+    def channels(self) -> int:
+        """Channels whose place is remembered."""
+        return len(self._dealt)
+
+    def deal(self, channel: Hashable | None) -> Fact:
+        """The next fact for ``channel``; with no channel, any fact."""
+        facts = self.collection.facts
+        if channel is None:
+            return self._rng.choice(facts)
+        dealt = self._dealt.get(channel, 0)
+        self._dealt[channel] = dealt + 1
+        self._dealt.move_to_end(channel)
+        if len(self._dealt) > self.max_channels:
+            self._dealt.popitem(last=False)
+        return facts[self.position(channel, dealt)]
+
+    def position(self, channel: Hashable, dealt: int) -> int:
+        """Which fact a channel gets after it has been dealt ``dealt`` facts."""
+        size = len(self.collection.facts)
+        channel_key = hash((self._key, channel))
+        if size == 2:  # only one order never repeats: alternate
+            return permute(dealt % 2, size, channel_key)
+        round_number, index = divmod(dealt, size)
+        if round_number and index < 2:
+            # A new round must not open with the fact the previous one ended with: if it would,
+            # its first two facts trade places. (Position size-1 is never one of those two.)
+            previous_last = permute(size - 1, size, _round_key(channel_key, round_number - 1))
+            if permute(0, size, _round_key(channel_key, round_number)) == previous_last:
+                index = 1 - index
+        return permute(index, size, _round_key(channel_key, round_number))
+
+
+def _round_key(channel_key: int, round_number: int) -> int:
+    return (channel_key + round_number * _GOLDEN) & _MASK64
+
+
+__all__ = ["MAX_CHANNELS", "OFFLINE", "Collection", "Fact", "Rotation", "permute"]

@@ -1,0 +1,576 @@
+"""The cat-fact client's strategy: the pool, the first fill, refreshes, retries, breakers,
+failover, the budget and the offline collection.
+
+Two kinds of upstream play here. Where the question is how the client survives the network
+(retries, ``Retry-After``, hangs, failover), the real HTTP path runs against the local fakes
+(:class:`~tests.fakes.FakeMeowfacts`). Where it is about waiting, order and time (a burst on a cold
+start, a provider that ignores its time limit), a :class:`Scripted` provider answers without any
+I/O. Either way the event loop is fast-forwarded (``conftest.py``), so every duration asserted
+below is loop time: exact, and the same on any machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+from collections.abc import AsyncIterator, Callable
+from typing import Any, ClassVar
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from bot.facts.breaker import CircuitBreaker, State
+from bot.facts.client import (
+    BACKOFF_BASE,
+    MAX_ATTEMPTS,
+    REFRESH_JITTER,
+    RETRY_INTERVAL,
+    CatFactClient,
+    Served,
+)
+from bot.facts.offline import FACTS as OFFLINE_FACTS
+from bot.facts.pool import OFFLINE
+from bot.facts.providers import CatFactNinja, JsonGetter, Meowfacts, Provider, UpstreamError
+from tests.fakes import FACTS, NINJA_FACTS, FakeCatfactNinja, FakeMeowfacts
+
+
+class Hang:
+    """A scripted step that never answers, whatever time limit it was meant to keep."""
+
+
+Step = list[str] | BaseException | Hang | float
+"""One scripted answer: facts, an error to raise, a hang, or seconds to take before answering."""
+
+
+class Scripted(Provider):
+    """A provider that answers from a script without any I/O; the last step repeats."""
+
+    name: ClassVar[str] = "scripted"
+
+    def __init__(self, *script: Step) -> None:
+        super().__init__("http://scripted.invalid/")
+        self.script = list(script)
+        self.calls = 0
+
+    async def collect(self, get: JsonGetter) -> list[str]:
+        self.calls += 1
+        step = self.script.pop(0) if len(self.script) > 1 else self.script[0]
+        if isinstance(step, Hang):
+            await asyncio.Event().wait()
+        if isinstance(step, float):
+            await asyncio.sleep(step)
+            return facts(10)
+        if isinstance(step, BaseException):
+            raise step
+        assert isinstance(step, list)
+        return list(step)
+
+
+class Backup(Scripted):
+    name: ClassVar[str] = "backup"
+
+
+def facts(size: int, start: int = 0) -> list[str]:
+    return [f"Fact {n}." for n in range(start, start + size)]
+
+
+RETRYABLE = UpstreamError("503", retryable=True)
+FATAL = UpstreamError("400")
+
+
+def now() -> float:
+    return asyncio.get_running_loop().time()
+
+
+async def until(condition: Callable[[], bool], step: float = 1.0) -> None:
+    """Let loop time pass, a second at a time, until ``condition`` holds (at most a day)."""
+    for _ in range(int(86_400 / step)):
+        if condition():
+            return
+        await asyncio.sleep(step)
+    raise AssertionError("the condition never held")
+
+
+@pytest_asyncio.fixture
+async def clients(session: aiohttp.ClientSession) -> AsyncIterator[Callable[..., CatFactClient]]:
+    """Builds clients on the test's session, seeded for repeatable orders; closes them all."""
+    made: list[CatFactClient] = []
+
+    def make(*providers: Provider, budget: float = 3.0, **options: Any) -> CatFactClient:
+        options.setdefault("rng", random.Random(0))  # noqa: S311
+        client = CatFactClient(session, providers, budget=budget, **options)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        await client.aclose()
+
+
+Make = Callable[..., CatFactClient]
+
+
+# The pool -------------------------------------------------------------------------------------
+
+
+async def test_one_request_brings_the_whole_collection(
+    clients: Make, meowfacts: FakeMeowfacts
+) -> None:
+    client = clients(Meowfacts(meowfacts.url))
+    assert await client.refresh() is True
+    assert (client.ready, client.source) == (len(FACTS), "meowfacts")
+    assert meowfacts.requests == 1
+
+
+async def test_after_the_first_fill_no_command_touches_the_network(
+    clients: Make, meowfacts: FakeMeowfacts
+) -> None:
+    client = clients(Meowfacts(meowfacts.url))
+    await client.refresh()
+    started = now()
+    told = [await client.get_fact(channel=n % 7) for n in range(2000)]
+    assert all(not fact.offline for fact in told)
+    assert meowfacts.requests == 1
+    assert now() == started  # not one wait, not even a timer
+    assert client.stats.served == {Served.POOL: 2000}
+
+
+async def test_a_channel_hears_the_whole_collection_before_any_fact_again(
+    clients: Make, meowfacts: FakeMeowfacts
+) -> None:
+    client = clients(Meowfacts(meowfacts.url))
+    await client.refresh()
+    told = [(await client.get_fact(channel="general")).text for _ in range(3 * len(FACTS))]
+    for start in range(0, len(told), len(FACTS)):
+        assert sorted(told[start : start + len(FACTS)]) == sorted(FACTS)
+    assert all(a != b for a, b in itertools.pairwise(told))
+
+
+async def test_a_refresh_with_the_same_facts_keeps_each_channel_s_place(
+    clients: Make, meowfacts: FakeMeowfacts
+) -> None:
+    client = clients(Meowfacts(meowfacts.url))
+    await client.refresh()
+    before = [(await client.get_fact(channel=1)).text for _ in range(40)]
+    assert await client.refresh() is True  # the fake answers in a new order, as meowfacts does
+    after = [(await client.get_fact(channel=1)).text for _ in range(len(FACTS) - 40)]
+    assert sorted(before + after) == sorted(FACTS)  # still one round: nothing repeated
+
+
+async def test_a_refresh_with_other_facts_serves_them_from_then_on(
+    clients: Make, meowfacts: FakeMeowfacts
+) -> None:
+    client = clients(Meowfacts(meowfacts.url))
+    await client.refresh()
+    meowfacts.collection = facts(5)
+    assert await client.refresh() is True
+    told = {(await client.get_fact(channel=1)).text for _ in range(5)}
+    assert told == set(facts(5))
+
+
+async def test_the_collection_is_refreshed_every_interval(
+    clients: Make, meowfacts: FakeMeowfacts
+) -> None:
+    client = clients(Meowfacts(meowfacts.url), refresh_interval=3600)
+    client.start()
+    client.start()  # a second start changes nothing
+    await client.refresh()  # joins the first fill
+    assert meowfacts.requests == 1
+    await asyncio.sleep(3600 * (1 + REFRESH_JITTER))
+    assert meowfacts.requests == 2
+    await asyncio.sleep(3600 * (1 + REFRESH_JITTER))
+    assert meowfacts.requests == 3
+
+
+async def test_refreshes_are_spread_around_the_interval(
+    clients: Make, meowfacts: FakeMeowfacts
+) -> None:
+    client = clients(Meowfacts(meowfacts.url), refresh_interval=1000)
+    client.start()
+    times: list[float] = []
+    answer = meowfacts.handler
+
+    async def timed(request: Any) -> Any:
+        times.append(now())
+        return await answer(request)
+
+    meowfacts.handler = timed
+    await asyncio.sleep(20_000)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert all(900 <= gap <= 1100 for gap in gaps)
+    assert len(set(gaps)) > 1  # jittered, so processes started together drift apart
+
+
+async def test_a_failed_refresh_keeps_the_pool_and_tries_again_sooner(
+    clients: Make, meowfacts: FakeMeowfacts
+) -> None:
+    client = clients(Meowfacts(meowfacts.url), refresh_interval=3600)
+    client.start()
+    await client.refresh()
+    healthy = meowfacts.handler
+    meowfacts.handler = meowfacts.body("down", status=503)
+    await until(lambda: meowfacts.requests > 1)  # the hourly refresh...
+    await asyncio.sleep(1)
+    assert meowfacts.requests == 1 + MAX_ATTEMPTS  # ...was tried, and failed
+    fact = await client.get_fact(channel=1)
+    assert (fact.offline, client.ready) == (False, len(FACTS))  # stale beats offline
+    meowfacts.handler = healthy
+    await asyncio.sleep(RETRY_INTERVAL * (1 + REFRESH_JITTER))
+    assert meowfacts.requests == 2 + MAX_ATTEMPTS  # a minute later, not an hour
+    assert client.stats.fills == 2
+
+
+async def test_without_any_collection_yet_it_tries_again_within_a_minute(
+    clients: Make, meowfacts: FakeMeowfacts
+) -> None:
+    healthy = meowfacts.handler
+    meowfacts.handler = meowfacts.body("Invalid", status=400)
+    client = clients(Meowfacts(meowfacts.url))
+    client.start()
+    await asyncio.sleep(1)
+    assert client.ready == 0
+    meowfacts.handler = healthy
+    await asyncio.sleep(RETRY_INTERVAL * (1 + REFRESH_JITTER))
+    assert client.ready == len(FACTS)
+
+
+# A cold start ---------------------------------------------------------------------------------
+
+
+async def test_commands_before_the_first_fill_share_it_and_are_answered_in_arrival_order(
+    clients: Make,
+) -> None:
+    provider = Scripted(0.5)  # the fill takes half a second
+    client = clients(provider)
+    answered: list[int] = []
+
+    async def command(n: int) -> bool:
+        fact = await client.get_fact(channel=n % 5)
+        answered.append(n)
+        return fact.offline
+
+    offline = await asyncio.gather(*(command(n) for n in range(1000)))
+    assert not any(offline)
+    assert answered == list(range(1000))
+    assert provider.calls == 1
+    assert client.stats.served == {Served.WAITED: 1000}
+
+
+async def test_a_burst_costs_work_in_proportion_to_its_size(clients: Make) -> None:
+    # Work is counted, not timed: every callback the event loop is asked to run. A burst of n
+    # waiters must cost about n of them (each is woken once), never about n * n.
+    loop = asyncio.get_running_loop()
+
+    async def callbacks_for(burst: int) -> int:
+        client = clients(Scripted(0.5))
+        count = 0
+        original = loop.call_soon
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            nonlocal count
+            count += 1
+            return original(*args, **kwargs)
+
+        loop.call_soon = counting  # type: ignore[method-assign,assignment]
+        try:
+            await asyncio.gather(*(client.get_fact(channel=n) for n in range(burst)))
+        finally:
+            del loop.call_soon
+        return count
+
+    small, large = await callbacks_for(100), await callbacks_for(1000)
+    assert large < 12 * small
+
+
+async def test_a_command_waits_no_longer_than_its_budget(clients: Make) -> None:
+    client = clients(Scripted(Hang()), budget=0.5)
+    started = now()
+    fact = await client.get_fact(channel=1)
+    assert fact.offline
+    assert now() - started == pytest.approx(0.5)
+
+
+async def test_a_command_that_arrives_late_in_a_fill_gets_its_fact(clients: Make) -> None:
+    client = clients(Scripted(2.5), budget=3.0)
+    client.start()
+    await asyncio.sleep(2.0)
+    started = now()
+    fact = await client.get_fact(channel=1)
+    assert not fact.offline
+    assert now() - started == pytest.approx(0.5)
+
+
+async def test_the_fill_holds_its_budget_even_when_a_provider_does_not(clients: Make) -> None:
+    client = clients(Scripted(Hang()), Backup(facts(3)), budget=1.0)
+    started = now()
+    assert await client.refresh() is True
+    assert client.source == "backup"
+    assert now() - started <= 1.0  # the hang was cut at its half of the budget
+    assert client.breakers[0].failures == 1
+
+
+# Retries, over real HTTP ----------------------------------------------------------------------
+
+
+async def test_retryable_failures_are_retried_with_jittered_backoff(
+    clients: Make, meowfacts: FakeMeowfacts, caplog: pytest.LogCaptureFixture
+) -> None:
+    healthy = meowfacts.handler
+    down = meowfacts.body("down", status=503)
+    meowfacts.handler = meowfacts.sequence(down, down, healthy)
+    client = clients(Meowfacts(meowfacts.url))
+    started = now()
+    with caplog.at_level(logging.INFO, logger="bot.facts.client"):
+        assert not (await client.get_fact()).offline
+    assert meowfacts.requests == 3
+    assert (client.stats.requests, client.stats.failures) == (3, 2)
+    # Full jitter: the n-th retry waits up to BACKOFF_BASE * 2 ** (n - 1).
+    assert 0 < now() - started <= BACKOFF_BASE * (1 + 2)
+    retries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("retrying")]
+    assert [message.split(" after: ")[1] for message in retries] == [
+        "127.0.0.1 answered HTTP 503"
+    ] * 2
+
+
+async def test_retries_stop_after_the_attempt_limit(
+    clients: Make, meowfacts: FakeMeowfacts
+) -> None:
+    meowfacts.handler = meowfacts.body("down", status=500)
+    client = clients(Meowfacts(meowfacts.url))
+    assert (await client.get_fact()).offline
+    assert meowfacts.requests == MAX_ATTEMPTS
+
+
+async def test_other_failures_are_not_retried(clients: Make, meowfacts: FakeMeowfacts) -> None:
+    meowfacts.handler = meowfacts.body("Invalid language", status=400)
+    client = clients(Meowfacts(meowfacts.url))
+    started = now()
+    assert (await client.get_fact()).offline
+    assert meowfacts.requests == 1
+    assert now() == started
+
+
+async def test_retry_after_is_honoured_when_it_fits_the_budget(
+    clients: Make, meowfacts: FakeMeowfacts, caplog: pytest.LogCaptureFixture
+) -> None:
+    healthy = meowfacts.handler
+    limited = meowfacts.body("slow down", status=429, headers={"Retry-After": "2"})
+    meowfacts.handler = meowfacts.sequence(limited, healthy)
+    client = clients(Meowfacts(meowfacts.url), budget=3.0)
+    started = now()
+    with caplog.at_level(logging.INFO, logger="bot.facts.client"):
+        assert not (await client.get_fact()).offline
+    assert now() - started == pytest.approx(2.0)
+    # The operator sees why the answer was slow: the wait and the error that caused it.
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.INFO] == [
+        "retrying in 2.00 s after: 127.0.0.1 answered HTTP 429",
+        "serving 91 facts from meowfacts",
+    ]
+
+
+async def test_retry_after_beyond_the_budget_fails_over_and_pauses_the_provider(
+    clients: Make, meowfacts: FakeMeowfacts, ninja: FakeCatfactNinja
+) -> None:
+    healthy = meowfacts.handler
+    limited = meowfacts.body("slow down", status=429, headers={"Retry-After": "60"})
+    meowfacts.handler = meowfacts.sequence(limited, healthy)
+    client = clients(Meowfacts(meowfacts.url), CatFactNinja(ninja.url), budget=3.0)
+    started = now()
+    assert (await client.get_fact()).source == "catfact.ninja"
+    assert now() == started  # no waiting on a wait that does not fit
+    assert meowfacts.requests == 1
+    assert client.health() == {"meowfacts": State.OPEN, "catfact.ninja": State.CLOSED}
+    await asyncio.sleep(59)
+    assert await client.refresh() is True
+    assert meowfacts.requests == 1  # still paused: the backup answered again
+    await asyncio.sleep(1)
+    assert await client.refresh() is True
+    assert (meowfacts.requests, client.source) == (2, "meowfacts")  # probed once it was over
+
+
+async def test_no_request_starts_without_time_to_finish(
+    clients: Make, meowfacts: FakeMeowfacts
+) -> None:
+    client = clients(Meowfacts(meowfacts.url), budget=0.01)
+    assert (await client.get_fact()).offline
+    assert (meowfacts.requests, client.stats.requests) == (0, 0)
+
+
+async def test_a_hang_costs_one_request_and_the_budget(
+    clients: Make, meowfacts: FakeMeowfacts
+) -> None:
+    meowfacts.handler = meowfacts.hang()
+    client = clients(Meowfacts(meowfacts.url), budget=0.5)
+    started = now()
+    assert (await client.get_fact()).offline
+    assert now() - started == pytest.approx(0.5)
+    assert meowfacts.requests == 1  # a hang leaves no time for a retry
+
+
+# The breaker and failover ---------------------------------------------------------------------
+
+
+async def test_the_breaker_opens_and_then_answers_at_once(
+    clients: Make, meowfacts: FakeMeowfacts
+) -> None:
+    meowfacts.handler = meowfacts.body("Invalid", status=400)
+    breaker = CircuitBreaker(threshold=2, cooldown=30)
+    client = clients(Meowfacts(meowfacts.url), breakers=[breaker])
+    await client.get_fact()
+    await client.get_fact()
+    assert client.health() == {"meowfacts": State.OPEN}
+    started = now()
+    for _ in range(5):
+        assert (await client.get_fact()).offline
+    assert meowfacts.requests == 2  # not called while open
+    assert now() == started
+    assert client.stats.served[Served.OFFLINE] == 7
+
+
+async def test_the_breaker_probes_after_the_cooldown_and_recovers(
+    clients: Make, meowfacts: FakeMeowfacts
+) -> None:
+    healthy = meowfacts.handler
+    meowfacts.handler = meowfacts.body("Invalid", status=400)
+    breaker = CircuitBreaker(threshold=2, cooldown=30)
+    client = clients(Meowfacts(meowfacts.url), breakers=[breaker])
+    await client.get_fact()
+    await client.get_fact()
+    await asyncio.sleep(29.9)
+    assert client.health() == {"meowfacts": State.OPEN}
+    await asyncio.sleep(0.1)
+    assert client.health() == {"meowfacts": State.HALF_OPEN}
+    meowfacts.handler = healthy
+    assert not (await client.get_fact()).offline
+    assert client.health() == {"meowfacts": State.CLOSED}
+
+
+async def test_failover_to_the_next_provider(
+    clients: Make, meowfacts: FakeMeowfacts, ninja: FakeCatfactNinja
+) -> None:
+    meowfacts.handler = meowfacts.body("Invalid", status=400)
+    client = clients(Meowfacts(meowfacts.url), CatFactNinja(ninja.url))
+    fact = await client.get_fact()
+    assert (fact.source, fact.text in NINJA_FACTS) == ("catfact.ninja", True)
+    assert client.ready == len(NINJA_FACTS)
+    assert (meowfacts.requests, ninja.requests) == (1, 3)  # one refusal, three pages
+
+
+async def test_an_open_provider_is_skipped_straight_to_the_next(clients: Make) -> None:
+    first, second = Scripted(FATAL), Backup(facts(1))
+    client = clients(first, second, breakers=[CircuitBreaker(threshold=1), CircuitBreaker()])
+    await client.refresh()
+    await client.refresh()
+    assert (first.calls, second.calls) == (1, 2)
+
+
+async def test_the_budget_is_shared_between_providers(
+    clients: Make, meowfacts: FakeMeowfacts, ninja: FakeCatfactNinja
+) -> None:
+    meowfacts.handler = meowfacts.hang()
+    client = clients(Meowfacts(meowfacts.url), CatFactNinja(ninja.url), budget=1.0)
+    started = now()
+    fact = await client.get_fact()
+    assert fact.source == "catfact.ninja"  # the hang used only its half
+    assert now() - started == pytest.approx(0.5)
+
+
+async def test_a_provider_there_is_no_time_for_is_skipped_not_blamed(clients: Make) -> None:
+    first, second = Scripted(facts(1)), Backup(["From the backup."])
+    client = clients(first, second, budget=0.08)  # half of it is under a try's minimum
+    assert (await client.get_fact()).text == "From the backup."
+    assert first.calls == 0
+    assert client.breakers[0].failures == 0
+
+
+async def test_when_every_provider_fails_the_offline_fact_is_marked(clients: Make) -> None:
+    client = clients(Scripted(FATAL), Backup(RETRYABLE))
+    fact = await client.get_fact()
+    assert (fact.offline, fact.source) == (True, OFFLINE)
+    assert fact.text in OFFLINE_FACTS
+
+
+async def test_with_no_providers_every_fact_is_offline_instant_and_not_repeated(
+    clients: Make,
+) -> None:
+    client = clients()
+    started = now()
+    told = [await client.get_fact(channel=1) for _ in range(len(OFFLINE_FACTS))]
+    assert all(fact.offline for fact in told)
+    assert len({fact.text for fact in told}) == len(OFFLINE_FACTS)
+    assert now() == started
+    assert await client.refresh() is False
+
+
+async def test_a_bug_in_a_provider_is_logged_and_does_not_reach_the_user(
+    clients: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = clients(Scripted(RuntimeError("bug")), Backup(["Fine."]))
+    with caplog.at_level(logging.ERROR):
+        assert (await client.get_fact()).text == "Fine."
+    assert "failed unexpectedly" in caplog.text
+
+
+async def test_a_provider_with_nothing_usable_hands_over_to_the_next(
+    clients: Make, meowfacts: FakeMeowfacts
+) -> None:
+    meowfacts.handler = meowfacts.json({"data": [None, " "]})
+    client = clients(Meowfacts(meowfacts.url), Backup(["B"]))
+    assert (await client.get_fact()).text == "B"
+
+
+# Life cycle -----------------------------------------------------------------------------------
+
+
+async def test_aclose_stops_the_refreshes_and_a_fill_in_flight(clients: Make) -> None:
+    client = clients(Scripted(Hang()), budget=60)
+    client.start()
+    await asyncio.sleep(0.1)
+    await client.aclose()
+    await client.aclose()  # twice is fine
+    assert await client.refresh() is False  # and nothing starts any more
+    assert (await client.get_fact()).offline
+
+
+async def test_a_command_waiting_when_the_client_closes_gets_an_offline_fact(
+    clients: Make,
+) -> None:
+    client = clients(Scripted(Hang()), budget=60)
+    waiting = asyncio.create_task(client.get_fact(channel=1))
+    await asyncio.sleep(0.01)
+    await client.aclose()
+    assert (await waiting).offline
+
+
+async def test_a_command_cancelled_while_the_client_closes_stays_cancelled(
+    clients: Make,
+) -> None:
+    client = clients(Scripted(Hang()), budget=60)
+    waiting = asyncio.create_task(client.get_fact(channel=1))
+    await asyncio.sleep(0)  # the command starts a fill and waits on it
+    closing = asyncio.create_task(client.aclose())
+    await asyncio.sleep(0)  # the client cancels the fill; the fill has not ended yet
+    waiting.cancel()  # and the command is cancelled too, e.g. by a shutdown or a timeout
+    with pytest.raises(asyncio.CancelledError):
+        await waiting  # the cancellation reaches the caller, not an offline fact
+    await closing
+
+
+async def test_a_cancelled_probe_is_released(clients: Make) -> None:
+    breaker = CircuitBreaker(threshold=1, cooldown=30)
+    client = clients(Scripted(FATAL, Hang()), breakers=[breaker], budget=60)
+    await client.refresh()
+    await asyncio.sleep(30)
+    client.start()
+    await asyncio.sleep(0.1)
+    assert not breaker.available()  # the probe is out
+    await client.aclose()
+    assert breaker.available()  # and it was handed back, not lost
+
+
+def test_one_breaker_per_provider(session: aiohttp.ClientSession) -> None:
+    with pytest.raises(ValueError, match="one breaker per provider"):
+        CatFactClient(session, [Scripted(facts(1))], breakers=[])
