@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 
 .DEFAULT_GOAL := help
-.PHONY: help run console test lint typecheck unit repeat mutation bench format clean
+.PHONY: help run console test lint typecheck unit repeat stress mutation bench format clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ unit: $(VENV)/.dev ## The pytest suite, in a random order, failing below 95 % br
 
 repeat: $(VENV)/.dev ## The suite three times over in one process, shuffled: nothing may leak between runs
 	$(PY) -m pytest --no-cov --count=3 --repeat-scope=session
+
+stress: $(VENV)/.dev ## The suite 10 times from a fresh clone of HEAD, shuffled, both cores kept busy
+	$(PY) -m tests.stress
 
 mutation: $(VENV)/.mutation ## Mutation testing of bot/ and cogs/ (mutmut; ~16 min on 2 cores)
 	rm -rf mutants

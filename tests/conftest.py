@@ -9,7 +9,10 @@ depends on how fast or busy the machine is. A test that must wait on something o
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import datetime
+import types
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ from unittest.mock import AsyncMock
 import aiohttp
 import discord
 import discord.ext.test as dpytest
+import discord.ext.test.factories
 import hypothesis
 import looptime
 import pytest
@@ -54,6 +58,32 @@ async def fast_forwarded_loop(request: pytest.FixtureRequest) -> AsyncIterator[N
         return
     with looptime.enabled(strict=True):
         yield
+
+
+SIMULATED_EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+"""What dpytest's clock reads when the test's event loop is at time 0."""
+
+
+def _simulated_now(tz: datetime.tzinfo | None = None) -> datetime.datetime:
+    try:
+        seconds = asyncio.get_running_loop().time()
+    except RuntimeError:  # no loop: nothing to follow
+        return datetime.datetime.now(tz)
+    return (SIMULATED_EPOCH + datetime.timedelta(seconds=seconds)).astimezone(tz)
+
+
+@pytest.fixture(autouse=True)
+def discord_time_follows_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Discord stamps each message with the time it was sent (in its snowflake id), and
+    discord.py's cooldowns read that stamp. dpytest takes it from the wall clock; here it follows
+    the test's event loop instead, so a test moves it with ``await asyncio.sleep(10)`` and a
+    cooldown's verdict never depends on how fast the machine runs the test.
+
+    dpytest's factories read the time as ``dt.datetime.now()``; this is the one place the suite
+    relies on that, and ``tests/test_simulated_discord.py`` fails loudly if dpytest changes it.
+    """
+    clock = types.SimpleNamespace(datetime=types.SimpleNamespace(now=_simulated_now))
+    monkeypatch.setattr(discord.ext.test.factories, "dt", clock)
 
 
 @pytest_asyncio.fixture(autouse=True)

@@ -11,7 +11,7 @@ its next round starts, in a new order, and never with the fact the channel has j
 The only thing remembered per channel is how many facts it has been dealt: one small integer.
 The order itself is never stored. It is recomputed on demand from a secret key, the channel and
 the round by a keyed pseudo-random permutation (a four-round Feistel network over the next power
-of four, walking the cycle back into range), which maps position *i* of a round to a fact in
+of two, walking the cycle back into range), which maps position *i* of a round to a fact in
 constant time. So memory per channel stays a few dozen bytes whatever the collection's size, and
 the number of channels remembered is bounded too (the least recently served are forgotten).
 """
@@ -76,28 +76,30 @@ def _mix(value: int) -> int:
 def permute(index: int, size: int, key: int) -> int:
     """Position ``index`` of the pseudo-random permutation of ``range(size)`` chosen by ``key``.
 
-    A balanced Feistel network is a bijection on ``2 ** (2 * half)`` values whatever its round
-    function; applying it again to anything that lands outside ``range(size)`` ("cycle walking")
-    makes it a bijection on ``range(size)``. The domain is under four times ``size``, so fewer
-    than four steps are needed on average. Round keys follow from one mixed key, and each round
-    function mixes the half with its round key (a full 64-bit finaliser, so orders are even).
+    The positions are split into a high and a low half of ``bits`` bits in all; each of four
+    rounds replaces one half by itself XOR a mix of the other half and a round key. Every round
+    can be undone, so together they shuffle all ``2 ** bits`` values, whatever the mix (an
+    unbalanced Feistel network); applying them again to a value that lands outside
+    ``range(size)`` ("cycle walking") makes it a shuffle of ``range(size)``. That range is more
+    than half of ``2 ** bits``, so fewer than two steps are needed on average.
     """
     if size <= 1:
         return 0
-    half = max(1, ((size - 1).bit_length() + 1) // 2)
-    mask = (1 << half) - 1
+    bits = (size - 1).bit_length()
+    low_bits = bits - bits // 2
+    high_mask, low_mask = (1 << (bits // 2)) - 1, (1 << low_bits) - 1
     k1 = _mix(key & _MASK64)
     k2 = (k1 + _GOLDEN) & _MASK64
     k3 = (k2 + _GOLDEN) & _MASK64
     k4 = (k3 + _GOLDEN) & _MASK64
     value = index
     while True:
-        left, right = value >> half, value & mask
-        left ^= _mix(right ^ k1) & mask
-        right ^= _mix(left ^ k2) & mask
-        left ^= _mix(right ^ k3) & mask
-        right ^= _mix(left ^ k4) & mask
-        value = (left << half) | right
+        high, low = value >> low_bits, value & low_mask
+        low ^= _mix(high ^ k1) & low_mask
+        high ^= _mix(low ^ k2) & high_mask
+        low ^= _mix(high ^ k3) & low_mask
+        high ^= _mix(low ^ k4) & high_mask
+        value = (high << low_bits) | low
         if value < size:
             return value
 

@@ -17,6 +17,7 @@ import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import ClassVar
 
@@ -77,8 +78,13 @@ def clean_fact(raw: str) -> str | None:
     return text
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: a delay in seconds or an HTTP date."""
+def parse_retry_after(
+    value: str | None, *, now: Callable[[], datetime] = discord.utils.utcnow
+) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: a delay in seconds or an HTTP date.
+
+    A date is measured from ``now()``: the wall clock, since the server's date is one.
+    """
     if value is None:
         return None
     value = value.strip()
@@ -91,7 +97,7 @@ def parse_retry_after(value: str | None) -> float | None:
             return None
         if when.tzinfo is None:
             return None
-        seconds = when.timestamp() - discord.utils.utcnow().timestamp()
+        seconds = when.timestamp() - now().timestamp()
     if not math.isfinite(seconds):
         return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)

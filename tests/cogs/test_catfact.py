@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
@@ -157,6 +158,20 @@ async def test_a_second_catfact_too_soon_is_told_when_to_come_back(
         await dpytest.message("!catfact")
     assert dpytest.verify().message().content("Easy there! You can use `!catfact` again in 10 s.")
     assert fake_catfacts.get_fact.await_count == 1
+
+
+async def test_after_the_cooldown_the_next_catfact_is_answered(
+    cooled_bot: CatFactBot, fake_catfacts: AsyncMock
+) -> None:
+    await dpytest.message("!catfact")
+    assert dpytest.get_embed().title == EMBED_TITLE
+    await asyncio.sleep(9.9)
+    with pytest.raises(commands.CommandOnCooldown):
+        await dpytest.message("!catfact")
+    assert dpytest.verify().message().content("Easy there! You can use `!catfact` again in 1 s.")
+    await asyncio.sleep(0.1)
+    await dpytest.message("!catfact")
+    assert fake_catfacts.get_fact.await_count == 2
 
 
 async def test_a_one_second_cooldown_is_kept_too(
