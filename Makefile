@@ -45,8 +45,8 @@ lint: $(VENV)/.dev ## ruff: lint and formatting check
 typecheck: $(VENV)/.dev ## mypy --strict over bot/, cogs/ and tests/
 	$(PY) -m mypy
 
-unit: $(VENV)/.dev ## The pytest suite, in a random order, failing below 95 % branch coverage
-	$(PY) -m pytest --cov-fail-under=95
+unit: $(VENV)/.dev ## The pytest suite, shuffled, on every core, failing below 95 % branch coverage
+	$(PY) -m pytest --numprocesses=auto --cov-fail-under=95
 
 repeat: $(VENV)/.dev ## The suite three times over in one process, shuffled: nothing may leak between runs
 	$(PY) -m pytest --no-cov --count=3 --repeat-scope=session

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime
 import types
 from collections.abc import AsyncIterator
@@ -227,6 +228,31 @@ def owner(bot: CatFactBot) -> discord.Member:
     """The member who owns the bot."""
     member: discord.Member = dpytest.get_config().members[1]
     return member
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On a pytest-xdist worker, hand the fault matrix it measured to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        from tests.test_faults import FAULT_MATRIX
+
+        workeroutput["fault_matrix"] = {
+            fault: dataclasses.asdict(row) for fault, row in FAULT_MATRIX.items()
+        }
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the pytest-xdist controller, merge each worker's rows: the cold-start and the warm
+    half of one fault may have run on different workers."""
+    from tests.test_faults import FAULT_MATRIX, Row
+
+    for fault, fields in node.workeroutput.get("fault_matrix", {}).items():
+        row = FAULT_MATRIX.setdefault(fault, Row())
+        defaults = dataclasses.asdict(Row())
+        for name, value in fields.items():
+            if value != defaults[name]:
+                setattr(row, name, value)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -59,7 +59,10 @@ def run_suite(clone: Path, log: Path) -> tuple[bool, str, float]:
     """One run of the suite as ``make unit`` runs it; (passed, seed, seconds). Output to ``log``."""
     started = time.monotonic()
     result = subprocess.run(
-        [str(clone / ".venv/bin/python"), "-m", "pytest", "--cov-fail-under=95"],
+        [
+            str(clone / ".venv/bin/python"),
+            *("-m", "pytest", "--numprocesses=auto", "--cov-fail-under=95"),
+        ],
         cwd=clone,
         capture_output=True,
         text=True,
