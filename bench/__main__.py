@@ -44,6 +44,7 @@ from bench.naive import NaiveCatFactClient
 from bench.upstream import SlowUpstream
 from bot.console import close_simulated, simulated_intents, start_simulated
 from bot.core import CatFactBot
+from bot.facts import Served
 from bot.facts.pool import Collection, Rotation
 from bot.settings import Settings
 from cogs.catfact import OFFLINE_FOOTER
@@ -52,6 +53,9 @@ from tests.fakes import FACTS
 CHANNELS = ["general", "cats", "random"]
 MB = 1024 * 1024
 DEFAULT_PLOT = Path("docs/bench-latency.png")
+STATE_LIMIT = 128
+"""Bytes of memory per channel the pool may keep: a counter, not a record of facts told (a set
+of the 91 facts a channel has seen would take kilobytes)."""
 
 
 @dataclass
@@ -80,6 +84,7 @@ class Results:
     burst_size: int = 0
     burst_live: int = 0
     burst_offline: int = 0
+    burst_waited: int = 0
     burst_requests: int = 0
     burst_seconds: float = 0.0
     variety_told: int = 0
@@ -215,10 +220,13 @@ async def burst(upstream: SlowUpstream, results: Results, size: int) -> None:
         )
         results.burst_seconds = time.perf_counter() - started
         told = await replies()
-        offline = [m for m in told if m.embeds and m.embeds[0].footer.text == OFFLINE_FOOTER]
+        embeds = [message.embeds[0] for message in told if message.embeds]
         results.burst_size = size
-        results.burst_offline = len(offline)
-        results.burst_live = len(told) - len(offline)
+        results.burst_offline = sum(embed.footer.text == OFFLINE_FOOTER for embed in embeds)
+        results.burst_live = sum(
+            embed.footer.text != OFFLINE_FOOTER and embed.description in FACTS for embed in embeds
+        )
+        results.burst_waited = bot.catfacts.stats.served[Served.WAITED]
         results.burst_requests = upstream.requests
     finally:
         await close_simulated(bot)
@@ -326,8 +334,9 @@ def report(results: Results, started: float) -> list[tuple[str, bool]]:
     )
     print(
         f"burst of {results.burst_size} concurrent !catfact on a cold start: "
-        f"{results.burst_live} live facts, {results.burst_offline} offline, "
-        f"all in {results.burst_seconds:.2f} s, {results.burst_requests} upstream request(s)"
+        f"{results.burst_live} live facts ({results.burst_waited} of them waited for the first "
+        f"fill), {results.burst_offline} offline, all in {results.burst_seconds:.2f} s, "
+        f"{results.burst_requests} upstream request(s)"
     )
     print(
         f"variety: {results.variety_told} !catfact in one channel gave "
@@ -361,12 +370,18 @@ def report(results: Results, started: float) -> list[tuple[str, bool]]:
         (
             f"cold burst: {results.burst_size} live facts, <= 3 upstream requests  "
             f"({results.burst_live}, {results.burst_requests})",
-            results.burst_live == results.burst_size and results.burst_requests <= 3,
+            results.burst_live == results.burst_size
+            and results.burst_requests <= 3
+            and results.burst_waited > 0,  # it really was a cold start
         ),
         (
             f"{len(FACTS)} !catfact in one channel: {len(FACTS)} different facts  "
             f"({results.variety_distinct})",
             results.variety_distinct == len(FACTS),
+        ),
+        (
+            f"state per channel <= {STATE_LIMIT} bytes  ({results.state_bytes_per_channel:.0f})",
+            results.state_bytes_per_channel <= STATE_LIMIT,
         ),
         (
             f"RSS growth beyond the channel state < 2 MB  ({(growth - state) / 1024:+.0f} KiB)",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import yarl
 
-from bot.facts.providers import DEFAULT_MEOWFACTS_URL, DEFAULT_URLS, PROVIDERS
+from bot.facts import DEFAULT_MEOWFACTS_URL, DEFAULT_URLS, PROVIDERS
 from bot.sharding import ShardPlan, parse_shard_plan
 from bot.validation import SettingsError, shown
 

@@ -247,7 +247,8 @@ def pytest_testnodedown(node: Any, error: object) -> None:
     half of one fault may have run on different workers."""
     from tests.test_faults import FAULT_MATRIX, Row
 
-    for fault, fields in node.workeroutput.get("fault_matrix", {}).items():
+    # A worker that crashed has no output: its failure is reported, not hidden by this hook.
+    for fault, fields in getattr(node, "workeroutput", {}).get("fault_matrix", {}).items():
         row = FAULT_MATRIX.setdefault(fault, Row())
         defaults = dataclasses.asdict(Row())
         for name, value in fields.items():

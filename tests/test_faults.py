@@ -217,10 +217,13 @@ async def test_when_every_upstream_fails_the_offline_fact_answers_in_time(rig: R
 
 
 async def test_when_every_upstream_fails_facts_in_memory_still_answer(rig: Rig) -> None:
+    rig.client.start()
     await rig.client.refresh()
     rig.meowfacts.handler = rig.meowfacts.body("down", status=503)
     rig.ninja.handler = rig.ninja.body("down", status=503)
     await asyncio.sleep(24 * 3600)  # a whole day of failed refreshes
+    assert rig.meowfacts.requests > 20  # they really were tried, and failed
+    assert rig.ninja.requests == 0  # the backup is never asked to replace facts in memory
     embed, seconds = await rig.ask()
     assert (source_of(embed), seconds) == ("meowfacts fact", 0)
     row("every upstream 503").warm_reply = "meowfacts fact (stale pool)"

@@ -1,8 +1,10 @@
 """The fact path: where every cat fact comes from, as one service with one entry point.
 
-Everything outside this package uses :class:`CatFactClient` (built by :func:`client_for`) and the
-:class:`Fact` it returns; the rest is how the client keeps its promise (``!catfact`` from memory,
-never an error) and may change freely:
+The rest of the bot imports from this package only: :func:`client_for` builds the
+:class:`CatFactClient` that serves every fact, :class:`Fact` and :class:`Served` are what it hands
+out and counts, and :data:`PROVIDERS` and :data:`DEFAULT_URLS` are the provider names and
+addresses the settings accept. The modules are how the client keeps its promise (``!catfact``
+from memory, never an error) and may change freely:
 
 - :mod:`~bot.facts.client`: the service: the pool, the first fill, refreshes, the budget;
 - :mod:`~bot.facts.pool`: a collection in memory and each channel's shuffled way through it;
@@ -19,7 +21,7 @@ import aiohttp
 
 from bot.facts.client import CatFactClient, Served
 from bot.facts.pool import Fact
-from bot.facts.providers import PROVIDERS
+from bot.facts.providers import DEFAULT_MEOWFACTS_URL, DEFAULT_URLS, PROVIDERS
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -36,4 +38,12 @@ def client_for(settings: Settings, session: aiohttp.ClientSession) -> CatFactCli
     )
 
 
-__all__ = ["CatFactClient", "Fact", "Served", "client_for"]
+__all__ = [
+    "DEFAULT_MEOWFACTS_URL",
+    "DEFAULT_URLS",
+    "PROVIDERS",
+    "CatFactClient",
+    "Fact",
+    "Served",
+    "client_for",
+]

@@ -54,7 +54,8 @@ DEFAULT_REFRESH_INTERVAL = 3600.0
 """Seconds between two fetches of the whole collection, once one has succeeded."""
 
 RETRY_INTERVAL = 60.0
-"""Seconds before the next try after a fill or refresh that failed (or a shorter interval)."""
+"""Seconds before the next try after a fill or refresh that failed (or a shorter interval); it
+doubles with each failure in a row, up to the refresh interval."""
 
 REFRESH_JITTER = 0.1
 """Each wait between refreshes is drawn within this fraction of its length, so processes started
@@ -66,7 +67,7 @@ MAX_ATTEMPTS = 3
 BACKOFF_BASE = 0.1
 BACKOFF_MAX = 1.0
 """Full-jitter exponential backoff: the n-th retry waits a random time up to
-``min(BACKOFF_MAX, BACKOFF_BASE * 2 ** n)`` seconds."""
+``min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (n - 1))`` seconds."""
 
 MIN_ATTEMPT_TIME = 0.05
 """A try is not started with less time than this left: it could not finish."""
@@ -175,7 +176,14 @@ class CatFactClient:
         A failure keeps the pool there was. Never raises for network reasons.
         """
         fill = self._start_fill()
-        return False if fill is None else await asyncio.shield(fill)
+        if fill is None:
+            return False
+        try:
+            return await asyncio.shield(fill)
+        except asyncio.CancelledError:
+            if fill.cancelled() and not _current_task_cancelling():
+                return False  # the client is closing, not the caller being cancelled
+            raise
 
     def health(self) -> dict[str, str]:
         """Each provider's name and its breaker's state in words, in failover order."""
@@ -249,17 +257,27 @@ class CatFactClient:
         return self._fill
 
     async def _refresh_forever(self) -> None:
-        """Fill now, then refresh every interval; after a failure, try again sooner."""
+        """Fill now, then refresh every interval. After a failure, try again sooner: a minute
+        later, then twice as long after each failure in a row, up to the interval."""
+        failures = 0
         while True:
-            brought = await self.refresh()
+            failures = 0 if await self.refresh() else failures + 1
             interval = self.refresh_interval
-            if not brought:
-                interval = min(RETRY_INTERVAL, interval)
+            if failures:
+                interval = min(RETRY_INTERVAL * 2 ** min(failures - 1, 30), interval)
             await asyncio.sleep(
                 interval * self._rng.uniform(1 - REFRESH_JITTER, 1 + REFRESH_JITTER)
             )
 
     async def _run_fill(self) -> bool:
+        """A fill that never raises but for cancellation: a bug is logged as a failed fill."""
+        try:
+            return await self._fill_from_providers()
+        except Exception:
+            log.exception("filling the fact pool failed unexpectedly")
+            return False
+
+    async def _fill_from_providers(self) -> bool:
         """Try each provider in order until one brings its collection. True if one did."""
         deadline = self._clock() + self.budget
         candidates = self._candidates()
@@ -276,6 +294,8 @@ class CatFactClient:
                 # The requests keep to the share themselves; this bounds a provider that does not.
                 async with asyncio.timeout(share_end - now + MIN_ATTEMPT_TIME):
                     texts = await provider.collect(functools.partial(self._get, deadline=share_end))
+                if not texts:
+                    raise UpstreamError(f"{provider.name} brought no facts")
             except TimeoutError:
                 breaker.record_failure()
                 log.warning("cat-fact provider %s overran its time", provider.name)

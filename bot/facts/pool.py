@@ -8,7 +8,8 @@ A :class:`Rotation` deals a collection's facts to channels. Every channel walks 
 order through the whole collection, so it hears each fact once before any fact comes again; then
 its next round starts, in a new order, and never with the fact the channel has just had.
 
-The only thing remembered per channel is how many facts it has been dealt: one small integer.
+The only thing remembered per channel is how many facts it has been dealt: one integer (a new
+channel starts at a random round, so channels that come and go do not replay one order).
 The order itself is never stored. It is recomputed on demand from a secret key, the channel and
 the round by a keyed pseudo-random permutation (a four-round Feistel network over the next power
 of two, walking the cycle back into range), which maps position *i* of a round to a fact in
@@ -28,8 +29,10 @@ OFFLINE = "offline"
 
 MAX_CHANNELS = 100_000
 """Channels whose place in their rotation is remembered; the least recently served are forgotten
-(a forgotten channel starts a new round). About 100 bytes each: see ``Rotation``."""
+(a forgotten channel starts a new round, in an order of its own). About 100 bytes each."""
 
+_START_ROUND_BITS = 20
+"""A new channel starts at one of about a million rounds (its count stays a 28-byte int)."""
 _MASK64 = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
 _MIX1 = 0xBF58476D1CE4E5B9
@@ -108,7 +111,8 @@ class Rotation:
     """Deals the facts of one :class:`Collection` to channels without repeats within a round.
 
     Per channel it keeps one integer, the number of facts dealt, in an ordered mapping bounded by
-    ``max_channels``. ``key`` makes each process's orders its own (and a test's repeatable).
+    ``max_channels``. ``key`` makes each process's orders its own; ``rng`` picks where new
+    channels start (seed both for a repeatable test).
     """
 
     def __init__(
@@ -132,12 +136,20 @@ class Rotation:
         """Channels whose place is remembered."""
         return len(self._dealt)
 
+    def remembers(self) -> list[Hashable]:
+        """The channels whose place is remembered, least recently served first."""
+        return list(self._dealt)
+
     def deal(self, channel: Hashable | None) -> Fact:
         """The next fact for ``channel``; with no channel, any fact."""
         facts = self.collection.facts
         if channel is None:
             return self._rng.choice(facts)
-        dealt = self._dealt.get(channel, 0)
+        dealt = self._dealt.get(channel)
+        if dealt is None:
+            # A channel new to this rotation (or forgotten) starts a round of its own at random,
+            # so a channel that keeps being forgotten does not replay the same order each time.
+            dealt = self._rng.getrandbits(_START_ROUND_BITS) * len(facts)
         self._dealt[channel] = dealt + 1
         self._dealt.move_to_end(channel)
         if len(self._dealt) > self.max_channels:

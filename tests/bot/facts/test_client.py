@@ -15,6 +15,7 @@ import asyncio
 import itertools
 import logging
 import random
+import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar
 
@@ -223,6 +224,30 @@ async def test_a_failed_refresh_keeps_the_pool_and_tries_again_sooner(
     assert client.stats.fills == 2
 
 
+async def test_refreshes_that_keep_failing_are_spaced_out_up_to_the_interval(
+    clients: Make, meowfacts: FakeMeowfacts
+) -> None:
+    client = clients(Meowfacts(meowfacts.url), refresh_interval=3600)
+    client.start()
+    await client.refresh()
+    meowfacts.handler = meowfacts.body("Invalid", status=400)  # one request per failed refresh
+    times: list[float] = []
+    answer = meowfacts.handler
+
+    async def timed(request: Any) -> Any:
+        times.append(now())
+        return await answer(request)
+
+    meowfacts.handler = timed
+    await asyncio.sleep(12 * 3600)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    expected = [60, 120, 240, 480, 960, 1920, 3600, 3600]
+    assert len(gaps) >= len(expected)
+    for gap, nominal in zip(gaps, expected, strict=False):
+        assert nominal * (1 - REFRESH_JITTER) <= gap <= nominal * (1 + REFRESH_JITTER)
+    assert client.ready == len(FACTS)  # and the facts stayed all along
+
+
 async def test_without_any_collection_yet_it_tries_again_within_a_minute(
     clients: Make, meowfacts: FakeMeowfacts
 ) -> None:
@@ -260,29 +285,37 @@ async def test_commands_before_the_first_fill_share_it_and_are_answered_in_arriv
 
 
 async def test_a_burst_costs_work_in_proportion_to_its_size(clients: Make) -> None:
-    # Work is counted, not timed: every callback the event loop is asked to run. A burst of n
-    # waiters must cost about n of them (each is woken once), never about n * n.
+    # Work is counted, not timed: every callback the event loop is asked to run, and every
+    # function called (Python's and the built-ins'). A burst of n waiters on a cold start must
+    # cost about n of each (each waiter is woken once and takes a fact once), never n * n.
     loop = asyncio.get_running_loop()
 
-    async def callbacks_for(burst: int) -> int:
+    async def work_for(burst: int) -> tuple[int, int]:
         client = clients(Scripted(0.5))
-        count = 0
+        callbacks = calls = 0
         original = loop.call_soon
 
         def counting(*args: Any, **kwargs: Any) -> Any:
-            nonlocal count
-            count += 1
+            nonlocal callbacks
+            callbacks += 1
             return original(*args, **kwargs)
 
+        def profile(frame: object, event: str, arg: object) -> None:
+            nonlocal calls
+            calls += event in ("call", "c_call")
+
         loop.call_soon = counting  # type: ignore[method-assign,assignment]
+        sys.setprofile(profile)
         try:
             await asyncio.gather(*(client.get_fact(channel=n) for n in range(burst)))
         finally:
+            sys.setprofile(None)
             del loop.call_soon
-        return count
+        return callbacks, calls
 
-    small, large = await callbacks_for(100), await callbacks_for(1000)
-    assert large < 12 * small
+    small, large = await work_for(100), await work_for(1000)
+    assert large[0] < 12 * small[0]  # callbacks: ten times the waiters, about ten times the work
+    assert large[1] < 12 * small[1]  # function calls: the same
 
 
 async def test_a_command_waits_no_longer_than_its_budget(clients: Make) -> None:
@@ -505,6 +538,27 @@ async def test_with_no_providers_every_fact_is_offline_instant_and_not_repeated(
     assert await client.refresh() is False
 
 
+async def test_a_provider_that_brings_nothing_counts_as_failed(clients: Make) -> None:
+    client = clients(Scripted([]), Backup(["B"]))
+    assert (await client.get_fact()).text == "B"
+    assert client.breakers[0].failures == 1
+
+
+async def test_a_bug_in_the_fill_itself_is_logged_and_answered_offline(
+    clients: Make, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = clients(Scripted(facts(3)))
+
+    def broken(collection: object) -> None:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(client, "_install", broken)
+    with caplog.at_level(logging.ERROR):
+        assert (await client.get_fact()).offline
+        assert await client.refresh() is False
+    assert "filling the fact pool failed unexpectedly" in caplog.text
+
+
 async def test_a_bug_in_a_provider_is_logged_and_does_not_reach_the_user(
     clients: Make, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -533,6 +587,14 @@ async def test_aclose_stops_the_refreshes_and_a_fill_in_flight(clients: Make) ->
     await client.aclose()  # twice is fine
     assert await client.refresh() is False  # and nothing starts any more
     assert (await client.get_fact()).offline
+
+
+async def test_a_refresh_joined_when_the_client_closes_says_nothing_came(clients: Make) -> None:
+    client = clients(Scripted(Hang()), budget=60)
+    joined = asyncio.create_task(client.refresh())
+    await asyncio.sleep(0.01)
+    await client.aclose()
+    assert await joined is False  # not a CancelledError for a caller nobody cancelled
 
 
 async def test_a_command_waiting_when_the_client_closes_gets_an_offline_fact(

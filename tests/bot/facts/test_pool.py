@@ -84,15 +84,22 @@ def test_no_channel_means_any_fact_and_nothing_remembered() -> None:
 
 def test_the_least_recently_served_channel_is_forgotten_first() -> None:
     dealer = rotation(10, max_channels=3)
-    first = dealer.deal("x").text
-    for channel in ("a", "b", "c"):
+    for channel in ("x", "a", "b", "c"):
         dealer.deal(channel)
-    assert dealer.channels == 3
-    # "x" was forgotten: it starts its order again, from the same first fact.
-    assert dealer.deal("x").text == first
-    dealer.deal("b")  # "b" is now the most recent, so "c" goes next...
-    dealer.deal("y")
-    assert dealer.deal("c").text == rotation(10).deal("c").text  # ...and starts again
+    assert dealer.remembers() == ["a", "b", "c"]  # "x", the oldest, was forgotten
+    dealer.deal("a")
+    assert dealer.remembers() == ["b", "c", "a"]  # "a" is now the most recent
+    dealer.deal("x")
+    assert dealer.remembers() == ["c", "a", "x"]
+
+
+def test_a_forgotten_channel_starts_a_round_in_a_new_order() -> None:
+    dealer = rotation(91, max_channels=1)
+    before = order(dealer, 1, 91)
+    dealer.deal(2)  # channel 1 is forgotten
+    after = order(dealer, 1, 91)
+    assert sorted(after) == sorted(before)  # a whole round, none twice...
+    assert after != before  # ...but not a replay of the old one
 
 
 def test_a_collection_is_the_same_whatever_order_or_repeats_it_came_in() -> None:
