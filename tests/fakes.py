@@ -72,6 +72,8 @@ class FakeProvider:
         self.requests = 0
         self.queries: list[str] = []
         """Each request's path and query string, in order."""
+        self.times: list[float] = []
+        """When each request arrived, on the event loop's clock."""
         self.connections: set[object] = set()
         self.release = asyncio.Event()
         app = web.Application()
@@ -100,6 +102,7 @@ class FakeProvider:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.requests += 1
         self.queries.append(request.path_qs)
+        self.times.append(asyncio.get_running_loop().time())
         assert request.transport is not None
         self.connections.add(request.transport.get_extra_info("peername"))
         return await self.handler(request)

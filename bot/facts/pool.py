@@ -8,13 +8,15 @@ A :class:`Rotation` deals a collection's facts to channels. Every channel walks 
 order through the whole collection, so it hears each fact once before any fact comes again; then
 its next round starts, in a new order, and never with the fact the channel has just had.
 
-The only thing remembered per channel is how many facts it has been dealt: one integer (a new
-channel starts at a random round, so channels that come and go do not replay one order).
-The order itself is never stored. It is recomputed on demand from a secret key, the channel and
-the round by a keyed pseudo-random permutation (a four-round Feistel network over the next power
-of two, walking the cycle back into range), which maps position *i* of a round to a fact in
-constant time. So memory per channel stays a few dozen bytes whatever the collection's size, and
-the number of channels remembered is bounded too (the least recently served are forgotten).
+The only thing remembered per channel is a count: where the channel is in an endless series of
+rounds, each in its own shuffled order. A channel seen for the first time (or forgotten) starts
+at a round drawn at random from about a million, so no two channels, and no channel that comes
+back, hear the same order. The orders themselves are never stored: round *r*'s is recomputed on
+demand from a secret key and *r* by a keyed pseudo-random permutation (a four-round Feistel
+network over the next power of two, walking the cycle back into range), which maps position *i*
+of a round to a fact in constant time. So memory per channel stays about a hundred bytes whatever
+the collection's size, and the number of channels remembered is bounded too (the least recently
+served are forgotten).
 """
 
 from __future__ import annotations
@@ -154,26 +156,25 @@ class Rotation:
         self._dealt.move_to_end(channel)
         if len(self._dealt) > self.max_channels:
             self._dealt.popitem(last=False)
-        return facts[self.position(channel, dealt)]
+        return facts[self.position(dealt)]
 
-    def position(self, channel: Hashable, dealt: int) -> int:
-        """Which fact a channel gets after it has been dealt ``dealt`` facts."""
+    def position(self, dealt: int) -> int:
+        """Which fact comes after ``dealt`` facts of a channel's count (its start included)."""
         size = len(self.collection.facts)
-        channel_key = hash((self._key, channel))
         if size == 2:  # only one order never repeats: alternate
-            return permute(dealt % 2, size, channel_key)
+            return permute(dealt % 2, size, self._key)
         round_number, index = divmod(dealt, size)
-        if round_number and index < 2:
-            # A new round must not open with the fact the previous one ended with: if it would,
-            # its first two facts trade places. (Position size-1 is never one of those two.)
-            previous_last = permute(size - 1, size, _round_key(channel_key, round_number - 1))
-            if permute(0, size, _round_key(channel_key, round_number)) == previous_last:
+        if index < 2:
+            # A round must not open with the fact the previous one ended with: if it would, its
+            # first two facts trade places. (Position size-1 is never one of those two.)
+            previous_last = permute(size - 1, size, _round_key(self._key, round_number - 1))
+            if permute(0, size, _round_key(self._key, round_number)) == previous_last:
                 index = 1 - index
-        return permute(index, size, _round_key(channel_key, round_number))
+        return permute(index, size, _round_key(self._key, round_number))
 
 
-def _round_key(channel_key: int, round_number: int) -> int:
-    return (channel_key + round_number * _GOLDEN) & _MASK64
+def _round_key(key: int, round_number: int) -> int:
+    return (key + round_number * _GOLDEN) & _MASK64
 
 
 __all__ = ["MAX_CHANNELS", "OFFLINE", "Collection", "Fact", "Rotation", "permute"]

@@ -414,3 +414,27 @@ def test_a_rejected_token_exits_4(shell: Shell, gateway: AsyncMock) -> None:
     finished = shell.run(env={"DISCORD_TOKEN": TOKEN})
     assert finished.code == ExitCode.LOGIN_FAILED
     assert finished.err.splitlines()[-1].startswith("error: Discord rejected DISCORD_TOKEN")
+
+
+def test_a_retired_setting_is_named_once_in_the_log_and_the_bot_still_starts(
+    shell: Shell, gateway: AsyncMock
+) -> None:
+    finished = shell.run(env={"DISCORD_TOKEN": TOKEN, "CATFACT_BATCH_SIZE": "50"})
+    assert finished.code == ExitCode.OK
+    warnings = [line for line in plain(finished.err).splitlines() if " WARNING " in line]
+    assert [line.split(" bot.cli ", 1)[1] for line in warnings] == [
+        "CATFACT_BATCH_SIZE is set, but it no longer has any effect: the bot now keeps each "
+        "provider's whole collection in memory (see CATFACT_REFRESH); remove it from your "
+        "configuration"
+    ]
+    gateway.assert_awaited_once_with(TOKEN)
+
+
+def test_the_console_names_a_retired_setting_too_when_its_log_shows_warnings(
+    shell: Shell,
+) -> None:
+    finished = shell.run(
+        "--console", stdin="!add 1 1\n", env={"CATFACT_BATCH_SIZE": "50", "LOG_LEVEL": "WARNING"}
+    )
+    assert finished.out == "2\n"
+    assert "CATFACT_BATCH_SIZE is set, but it no longer has any effect" in finished.err

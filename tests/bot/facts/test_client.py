@@ -114,6 +114,14 @@ async def clients(session: aiohttp.ClientSession) -> AsyncIterator[Callable[...,
 Make = Callable[..., CatFactClient]
 
 
+async def started(make: Make, meowfacts: FakeMeowfacts, **options: Any) -> CatFactClient:
+    """A client on the fake meowfacts, started as the bot starts it, its first fill landed."""
+    client = make(Meowfacts(meowfacts.url), **options)
+    client.start()
+    assert await client.refresh() is True  # joins the first fill
+    return client
+
+
 # The pool -------------------------------------------------------------------------------------
 
 
@@ -191,16 +199,8 @@ async def test_refreshes_are_spread_around_the_interval(
 ) -> None:
     client = clients(Meowfacts(meowfacts.url), refresh_interval=1000)
     client.start()
-    times: list[float] = []
-    answer = meowfacts.handler
-
-    async def timed(request: Any) -> Any:
-        times.append(now())
-        return await answer(request)
-
-    meowfacts.handler = timed
     await asyncio.sleep(10_000)
-    gaps = [b - a for a, b in itertools.pairwise(times)]
+    gaps = [b - a for a, b in itertools.pairwise(meowfacts.times)]
     assert all(900 <= gap <= 1100 for gap in gaps)
     assert len(set(gaps)) > 1  # jittered, so processes started together drift apart
 
@@ -208,9 +208,7 @@ async def test_refreshes_are_spread_around_the_interval(
 async def test_a_failed_refresh_keeps_the_pool_and_tries_again_sooner(
     clients: Make, meowfacts: FakeMeowfacts
 ) -> None:
-    client = clients(Meowfacts(meowfacts.url), refresh_interval=3600)
-    client.start()
-    await client.refresh()
+    client = await started(clients, meowfacts, refresh_interval=3600)
     healthy = meowfacts.handler
     meowfacts.handler = meowfacts.body("down", status=503)
     await until(lambda: meowfacts.requests > 1)  # the hourly refresh...
@@ -227,20 +225,10 @@ async def test_a_failed_refresh_keeps_the_pool_and_tries_again_sooner(
 async def test_refreshes_that_keep_failing_are_spaced_out_up_to_the_interval(
     clients: Make, meowfacts: FakeMeowfacts
 ) -> None:
-    client = clients(Meowfacts(meowfacts.url), refresh_interval=3600)
-    client.start()
-    await client.refresh()
+    client = await started(clients, meowfacts, refresh_interval=3600)
     meowfacts.handler = meowfacts.body("Invalid", status=400)  # one request per failed refresh
-    times: list[float] = []
-    answer = meowfacts.handler
-
-    async def timed(request: Any) -> Any:
-        times.append(now())
-        return await answer(request)
-
-    meowfacts.handler = timed
     await asyncio.sleep(12 * 3600)
-    gaps = [b - a for a, b in itertools.pairwise(times)]
+    gaps = [b - a for a, b in itertools.pairwise(meowfacts.times[1:])]
     expected = [60, 120, 240, 480, 960, 1920, 3600, 3600]
     assert len(gaps) >= len(expected)
     for gap, nominal in zip(gaps, expected, strict=False):
