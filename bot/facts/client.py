@@ -127,8 +127,6 @@ class CatFactClient:
         self.refresh_interval = refresh_interval
         self.max_channels = max_channels
         self.stats = Stats()
-        self.refreshed_at: float | None = None
-        """When the pool last came back from a provider (on :attr:`clock`'s time)."""
         self._session = session
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311  # variety, not secrecy
@@ -319,7 +317,6 @@ class CatFactClient:
     def _install(self, collection: Collection) -> None:
         """Serve ``collection`` from now on, unless it is the one already served."""
         self.stats.fills += 1
-        self.refreshed_at = self._clock()
         if self._pool is not None and self._pool.collection == collection:
             log.debug("the %d facts from %s are unchanged", len(collection), collection.source)
             return
