@@ -42,7 +42,7 @@ import yarl
 
 from bot.facts.breaker import CircuitBreaker, loop_time
 from bot.facts.offline import FACTS as OFFLINE_FACTS
-from bot.facts.pool import MAX_CHANNELS, OFFLINE, Collection, Fact, Rotation
+from bot.facts.pool import OFFLINE, Collection, Fact, Rotation
 from bot.facts.providers import Provider, UpstreamError, clean_fact, fetch_json
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,6 @@ class CatFactClient:
         breakers: Sequence[CircuitBreaker] | None = None,
         clock: Callable[[], float] = loop_time,
         rng: random.Random | None = None,
-        max_channels: int = MAX_CHANNELS,
     ) -> None:
         """Serve facts from ``providers``, tried in order.
 
@@ -125,7 +124,6 @@ class CatFactClient:
         self.breakers = tuple(breakers or (CircuitBreaker(clock=clock) for _ in providers))
         self.budget = budget
         self.refresh_interval = refresh_interval
-        self.max_channels = max_channels
         self.stats = Stats()
         self._session = session
         self._clock = clock
@@ -135,8 +133,6 @@ class CatFactClient:
         self._offline = Rotation(
             Collection.of((text for raw in OFFLINE_FACTS if (text := clean_fact(raw))), OFFLINE),
             key=self._key,
-            max_channels=max_channels,
-            rng=self._rng,
         )
         self._fill: asyncio.Task[bool] | None = None
         self._refresher: asyncio.Task[None] | None = None
@@ -321,9 +317,7 @@ class CatFactClient:
             log.debug("the %d facts from %s are unchanged", len(collection), collection.source)
             return
         # A different collection: every channel starts a new round through it.
-        self._pool = Rotation(
-            collection, key=self._key, max_channels=self.max_channels, rng=self._rng
-        )
+        self._pool = Rotation(collection, key=self._key)
         log.info("serving %d facts from %s", len(collection), collection.source)
 
     async def _get(self, url: yarl.URL, deadline: float) -> object:

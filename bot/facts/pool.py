@@ -113,24 +113,19 @@ class Rotation:
     """Deals the facts of one :class:`Collection` to channels without repeats within a round.
 
     Per channel it keeps one integer, the number of facts dealt, in an ordered mapping bounded by
-    ``max_channels``. ``key`` makes each process's orders its own; ``rng`` picks where new
-    channels start (seed both for a repeatable test).
+    ``max_channels``. ``key`` chooses the orders and where new channels start: each process's
+    are its own, and a test's are repeatable.
     """
 
     def __init__(
-        self,
-        collection: Collection,
-        *,
-        key: int,
-        max_channels: int = MAX_CHANNELS,
-        rng: random.Random | None = None,
+        self, collection: Collection, *, key: int, max_channels: int = MAX_CHANNELS
     ) -> None:
         if not collection.facts:
             raise ValueError("a rotation needs at least one fact")
         self.collection = collection
         self.max_channels = max_channels
         self._key = key
-        self._rng = rng or random.Random(key)  # noqa: S311  # variety, not secrecy
+        self._rng = random.Random(key)  # noqa: S311  # variety, not secrecy
         self._dealt: collections.OrderedDict[Hashable, int] = collections.OrderedDict()
 
     @property

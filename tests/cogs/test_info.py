@@ -104,6 +104,14 @@ async def test_about_reports_what_the_bot_has_done(bot: CatFactBot) -> None:
     }
 
 
+async def test_uptime_counts_from_when_the_bot_started(settings: Settings) -> None:
+    await asyncio.sleep(1000)  # the loop has been running a while before the bot starts
+    async with running_bot(settings):
+        await asyncio.sleep(125)
+        await dpytest.message("!about")
+        assert fields(dpytest.get_embed())["Uptime"] == "2 min"
+
+
 async def test_about_shows_an_unhealthy_upstream(bot: CatFactBot) -> None:
     [breaker] = bot.catfacts.breakers
     breaker.record_failure()

@@ -159,12 +159,14 @@ async def test_a_channel_hears_the_whole_collection_before_any_fact_again(
 
 
 async def test_a_refresh_with_the_same_facts_keeps_each_channel_s_place(
-    clients: Make, meowfacts: FakeMeowfacts
+    clients: Make, meowfacts: FakeMeowfacts, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = clients(Meowfacts(meowfacts.url))
     await client.refresh()
     before = [(await client.get_fact(channel=1)).text for _ in range(40)]
-    assert await client.refresh() is True  # the fake answers in a new order, as meowfacts does
+    with caplog.at_level(logging.DEBUG, logger="bot.facts.client"):
+        assert await client.refresh() is True  # in a new order, as meowfacts answers
+    assert caplog.messages == ["the 91 facts from meowfacts are unchanged"]
     after = [(await client.get_fact(channel=1)).text for _ in range(len(FACTS) - 40)]
     assert sorted(before + after) == sorted(FACTS)  # still one round: nothing repeated
 

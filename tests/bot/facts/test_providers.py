@@ -127,6 +127,14 @@ async def test_catfact_ninja_refuses_other_shapes(
     assert not (await fetch_error(CatFactNinja(ninja.url), session)).retryable
 
 
+async def test_catfact_ninja_without_a_usable_fact_says_so(
+    ninja: FakeCatfactNinja, session: aiohttp.ClientSession
+) -> None:
+    ninja.handler = ninja.json({"data": [{"fact": " "}], "next_page_url": None})
+    error = await fetch_error(CatFactNinja(ninja.url), session)
+    assert str(error) == "127.0.0.1 answered without a usable fact"
+
+
 async def test_a_failing_page_fails_the_whole_collection(
     ninja: FakeCatfactNinja, session: aiohttp.ClientSession
 ) -> None:
