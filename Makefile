@@ -51,7 +51,7 @@ unit: $(VENV)/.dev ## The pytest suite, shuffled, on every core, failing below 9
 repeat: $(VENV)/.dev ## The suite three times over in one process, shuffled: nothing may leak between runs
 	$(PY) -m pytest --no-cov --count=3 --repeat-scope=session
 
-stress: $(VENV)/.dev ## The suite 10 times from a fresh clone of HEAD, shuffled, both cores kept busy
+stress: $(VENV)/.dev ## The suite 10 times from a fresh clone of HEAD, shuffled, every core kept busy
 	$(PY) -m tests.stress
 
 mutation: $(VENV)/.mutation ## Mutation testing of bot/ and cogs/ (mutmut; ~16 min on 2 cores)

@@ -82,9 +82,12 @@ def discord_time_follows_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
 
     dpytest's factories read the time as ``dt.datetime.now()``; this is the one place the suite
     relies on that, and ``tests/test_simulated_discord.py`` fails loudly if dpytest changes it.
+    Each test also starts dpytest's id counter afresh: it fills 12 bits of every id, and past
+    4,096 ids in one process (``make repeat`` gets there) it would spill into the time stamp.
     """
     clock = types.SimpleNamespace(datetime=types.SimpleNamespace(now=_simulated_now))
     monkeypatch.setattr(discord.ext.test.factories, "dt", clock)
+    monkeypatch.setattr(discord.ext.test.factories, "generated_ids", 0)
 
 
 @pytest_asyncio.fixture(autouse=True)

@@ -3,9 +3,9 @@
 A test whose verdict depends on the machine's speed passes on an idle machine and fails on a
 loaded one. So this clones the committed code into a temporary directory (what CI sees: nothing
 uncommitted, nothing left over), builds its environment there, starts one busy process per core
-(a Python loop that never sleeps, so nothing needs installing), and runs the suite ``--runs``
-times while they compete with it, each run in a new random order. It prints each run's verdict,
-seed and time, then how many passed, and exits 1 unless every run did.
+(a Python loop that never sleeps, so nothing needs installing), and runs ``make unit`` there
+``--runs`` times while they compete with it, each run in a new random order. It prints each
+run's verdict, seed and time, then how many passed, and exits 1 unless every run did.
 
 Run it as ``make stress`` or ``.venv/bin/python -m tests.stress --runs 3``.
 """
@@ -56,13 +56,10 @@ def fresh_clone(into: Path) -> Path:
 
 
 def run_suite(clone: Path, log: Path) -> tuple[bool, str, float]:
-    """One run of the suite as ``make unit`` runs it; (passed, seed, seconds). Output to ``log``."""
+    """One run of ``make unit`` in the clone; (passed, seed, seconds). Output to ``log``."""
     started = time.monotonic()
     result = subprocess.run(
-        [
-            str(clone / ".venv/bin/python"),
-            *("-m", "pytest", "--numprocesses=auto", "--cov-fail-under=95"),
-        ],
+        ["make", "--no-print-directory", "unit"],
         cwd=clone,
         capture_output=True,
         text=True,

@@ -10,6 +10,7 @@ import asyncio
 import datetime
 
 import discord.ext.test as dpytest
+import discord.ext.test.factories
 
 from bot.core import CatFactBot
 from tests.conftest import SIMULATED_EPOCH
@@ -23,3 +24,19 @@ async def test_messages_are_stamped_with_the_loop_s_time(bot: CatFactBot) -> Non
     loop_time = asyncio.get_running_loop().time()
     expected = SIMULATED_EPOCH + datetime.timedelta(seconds=loop_time)
     assert abs(later.created_at - expected) < datetime.timedelta(milliseconds=1)
+
+
+async def test_past_4096_ids_dpytest_s_stamps_go_wrong_so_each_test_starts_afresh(
+    bot: CatFactBot,
+) -> None:
+    discord.ext.test.factories.generated_ids = 5000  # as after a few thousand messages...
+    first = await dpytest.message("!add 1 1")
+    await asyncio.sleep(10)
+    later = await dpytest.message("!add 1 1")
+    # ...dpytest's 12-bit counter spills into the stamp. The suite resets it for every test;
+    # this test shows why, by starting past the limit within one test.
+    assert later.created_at - first.created_at != datetime.timedelta(seconds=10)
+
+
+def test_every_test_starts_with_dpytest_s_id_counter_at_zero() -> None:
+    assert discord.ext.test.factories.generated_ids == 0
