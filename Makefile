@@ -54,7 +54,7 @@ repeat: $(VENV)/.dev ## The suite three times over in one process, shuffled: not
 stress: $(VENV)/.dev ## The suite 10 times from a fresh clone of HEAD, shuffled, every core kept busy
 	$(PY) -m tests.stress
 
-mutation: $(VENV)/.mutation ## Mutation testing of bot/ and cogs/ (mutmut; ~16 min on 2 cores)
+mutation: $(VENV)/.mutation ## Mutation testing of bot/ and cogs/ (mutmut; ~25 min on 2 cores)
 	rm -rf mutants
 	$(VENV)/bin/mutmut run
 	$(VENV)/bin/mutmut results
