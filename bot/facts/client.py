@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import enum
 import functools
@@ -170,14 +171,7 @@ class CatFactClient:
         A failure keeps the pool there was. Never raises for network reasons.
         """
         fill = self._start_fill()
-        if fill is None:
-            return False
-        try:
-            return await asyncio.shield(fill)
-        except asyncio.CancelledError:
-            if fill.cancelled() and not _current_task_cancelling():
-                return False  # the client is closing, not the caller being cancelled
-            raise
+        return False if fill is None else await _join(fill)
 
     def health(self) -> dict[str, str]:
         """Each provider's name and its breaker's state in words, in failover order."""
@@ -215,15 +209,9 @@ class CatFactClient:
         fill = self._start_fill()
         if fill is None:
             return  # closed, or every provider is cooling down: answer offline at once
-        try:
+        with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.budget):
-                await asyncio.shield(fill)
-        except TimeoutError:
-            return
-        except asyncio.CancelledError:
-            if not fill.cancelled() or _current_task_cancelling():
-                raise
-            # The fill was cancelled because the client is closing: answer offline.
+                await _join(fill)
 
     # Filling -----------------------------------------------------------------------------------
 
@@ -351,9 +339,17 @@ class CatFactClient:
             raise
 
 
-def _current_task_cancelling() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
+async def _join(fill: asyncio.Task[bool]) -> bool:
+    """Wait for ``fill`` without being able to cancel it (other callers share it); its result,
+    or False when the client cancelled it on closing. A cancellation of the caller itself (a
+    shutdown, or a timeout around this call) still reaches the caller."""
+    try:
+        return await asyncio.shield(fill)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if fill.cancelled() and not (task is not None and task.cancelling()):
+            return False
+        raise
 
 
 def _server_hint_or(backoff: tenacity.wait.wait_base) -> Callable[[tenacity.RetryCallState], float]:
