@@ -48,7 +48,7 @@ from bot.facts import Served
 from bot.facts.pool import Collection, Rotation
 from bot.settings import Settings
 from cogs.catfact import OFFLINE_FOOTER
-from tests.fakes import FACTS
+from tests.fakes import FACTS, on_send
 
 CHANNELS = ["general", "cats", "random"]
 MB = 1024 * 1024
@@ -118,16 +118,11 @@ class HandOff:
 
     def __init__(self, bot: CatFactBot) -> None:
         self.at: float | None = None
-        send_message = bot.http.send_message
+        on_send(bot, self._noted)
 
-        async def noted(channel_id: int, *, params: Any) -> Any:
-            if self.at is None:
-                self.at = time.perf_counter()
-            # dpytest's fake HTTP finds the channel in its caller's local variables: provide one.
-            channel = bot.get_channel(channel_id)  # noqa: F841
-            return await send_message(channel_id, params=params)
-
-        bot.http.send_message = noted  # type: ignore[method-assign,assignment]
+    def _noted(self, payload: object) -> None:
+        if self.at is None:
+            self.at = time.perf_counter()
 
     def expect(self) -> None:
         """Forget the last hand-off: the next message sent is the next command's reply."""

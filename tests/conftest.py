@@ -33,7 +33,7 @@ from bot.core import CatFactBot
 from bot.facts import CatFactClient, Fact
 from bot.settings import Settings
 from tests import leaks
-from tests.fakes import FakeCatfactNinja, FakeClock, FakeMeowfacts
+from tests.fakes import FakeCatfactNinja, FakeClock, FakeMeowfacts, on_send
 
 hypothesis.settings.register_profile(
     "suite",
@@ -201,15 +201,7 @@ def spy_on_sent_payloads(bot: CatFactBot) -> list[dict[str, Any]]:
     """Every message payload ``bot`` hands to Discord's HTTP layer from now on, as Discord would
     get it (the bot is the test's own, so the spy goes with it)."""
     payloads: list[dict[str, Any]] = []
-    send_message = bot.http.send_message
-
-    async def spy(channel_id: int, *, params: Any) -> Any:
-        payloads.append(params.payload)
-        # dpytest's fake HTTP finds the channel in its caller's local variables: provide one.
-        channel = bot.get_channel(channel_id)  # noqa: F841
-        return await send_message(channel_id, params=params)
-
-    bot.http.send_message = spy  # type: ignore[method-assign,assignment]
+    on_send(bot, payloads.append)
     return payloads
 
 

@@ -22,6 +22,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from discord.ext import commands
 
+from bot.validation import whole_number
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -217,11 +219,30 @@ async def call_slash(bot: commands.Bot, name: str, ctx: MagicMock, **options: An
     await callback(command.cog, ctx, **options)
 
 
-def _whole_number(text: str | None, default: int) -> int:
-    try:
-        return int(text) if text is not None else default
-    except ValueError:
-        return 0
+def on_send(bot: commands.Bot, noticed: Callable[[dict[str, Any]], object]) -> None:
+    """Call ``noticed`` with every message payload ``bot`` hands to Discord's HTTP layer from now
+    on (dpytest's, here), just before it goes. The bot is the caller's own: the hook goes with it.
+    """
+    send_message = bot.http.send_message
+
+    async def spy(channel_id: int, *, params: Any) -> Any:
+        noticed(params.payload)
+        # dpytest's fake HTTP finds the channel in its caller's local variables: provide one.
+        channel = bot.get_channel(channel_id)  # noqa: F841
+        return await send_message(channel_id, params=params)
+
+    bot.http.send_message = spy  # type: ignore[method-assign,assignment]
+
+
+QUERY_LIMIT = 100_000
+"""Numbers in a fake's query are read up to this; larger ones count as just above it."""
+
+
+def _query_number(request: web.Request, name: str, default: int) -> int:
+    """A whole number from the query, ``default`` when it is missing; garbage counts as 0, as
+    meowfacts takes it."""
+    text = request.query.get(name)
+    return default if text is None else whole_number(text, QUERY_LIMIT) or 0
 
 
 class FakeMeowfacts(FakeProvider):
@@ -235,7 +256,7 @@ class FakeMeowfacts(FakeProvider):
         shuffle = random.Random(0)  # noqa: S311  # repeatable, like everything in a test
 
         async def handler(request: web.Request) -> web.StreamResponse:
-            count = _whole_number(request.query.get("count"), 1)
+            count = _query_number(request, "count", 1)
             facts = shuffle.sample(self.collection, max(0, min(count, len(self.collection))))
             return web.json_response({"data": facts})
 
@@ -253,8 +274,8 @@ class FakeCatfactNinja(FakeProvider):
 
     def default(self) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
-            limit = max(1, _whole_number(request.query.get("limit"), 10))
-            page = max(1, _whole_number(request.query.get("page"), 1))
+            limit = max(1, _query_number(request, "limit", 10))
+            page = max(1, _query_number(request, "page", 1))
             last = max(1, math.ceil(len(self.collection) / limit))
             chunk = self.collection[(page - 1) * limit : page * limit]
             following = f"{self.url}facts?page={page + 1}" if page < last else None
