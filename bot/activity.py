@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-import weakref
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from discord.ext import commands
 
@@ -23,27 +22,26 @@ if TYPE_CHECKING:
 log = logging.getLogger("bot.commands")
 
 
+class TimedContext(commands.Context["CatFactBot"]):
+    """The context of every command, typed or slash, stamped when discord.py creates it.
+
+    discord.py builds the context (``Bot.get_context``) as soon as a message or an interaction
+    turns out to be a command, before checks, cooldowns and argument parsing, so the stamp is
+    the one start time of every command, refused ones included.
+    """
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.created = time.perf_counter()
+
+
 class CommandLog(commands.Cog):
-    """Listens to every command's start and end; counts what was answered."""
+    """Listens to every command's end; counts what was answered."""
 
     def __init__(self, bot: CatFactBot) -> None:
         self.bot = bot
         self.answered = 0
         """Commands that ran to an end, successfully or with an error reply."""
-        self._started: weakref.WeakKeyDictionary[commands.Context[CatFactBot], float] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    @commands.Cog.listener("on_command")
-    async def mark_start(self, ctx: commands.Context[CatFactBot]) -> None:
-        """Note when a command started; the first of the two signals below wins.
-
-        The ``command`` event runs as its own task, so it may only run once the command is
-        waiting on I/O; the bot's ``before_invoke`` hook (see :meth:`CatFactBot.setup_hook`) runs
-        inline, right before the command's body, but not for a command refused earlier
-        (bad arguments, a failed check). Together they cover both.
-        """
-        self._started.setdefault(ctx, time.perf_counter())
 
     @commands.Cog.listener()
     async def on_command_completion(self, ctx: commands.Context[CatFactBot]) -> None:
@@ -59,8 +57,11 @@ class CommandLog(commands.Cog):
         if ctx.command is None:  # an unknown command: not ours to count or log
             return
         self.answered += 1
-        started = self._started.pop(ctx, None)
-        took = "-" if started is None else f"{(time.perf_counter() - started) * 1000:.1f} ms"
+        took = (
+            f"{(time.perf_counter() - ctx.created) * 1000:.1f} ms"
+            if isinstance(ctx, TimedContext)
+            else "-"
+        )
         kind = "/" if ctx.interaction is not None else ctx.clean_prefix
         name = ctx.command.qualified_name
         where = f"guild {ctx.guild.id}" if ctx.guild else "DM"
@@ -77,4 +78,4 @@ class CommandLog(commands.Cog):
         )
 
 
-__all__ = ["CommandLog"]
+__all__ = ["CommandLog", "TimedContext"]

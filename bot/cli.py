@@ -22,7 +22,6 @@ import discord
 from dotenv import find_dotenv, load_dotenv
 
 from bot import __version__
-from bot.console import run_console
 from bot.core import make_bot
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, retired_settings
@@ -46,6 +45,7 @@ class ExitCode(enum.IntEnum):
     LOGIN_FAILED = 4
     INTENTS_REQUIRED = 5
     UNREACHABLE = 6
+    CONSOLE_UNAVAILABLE = 7
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -66,8 +66,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="connect to Discord if DISCORD_TOKEN is set, otherwise run the console "
         "(what `make run` does)",
     )
+    parser.add_argument(
+        "--as-owner",
+        action="store_true",
+        help="in the console, be the bot's owner, so owner-only commands (!sync, !reload, "
+        "!status) can be tried",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.as_owner and not (args.console or args.console_if_no_token):
+        parser.error("--as-owner only applies to the console (--console)")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -81,6 +90,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     console = args.console or (args.console_if_no_token and settings.discord_token is None)
     if console:
+        try:
+            # The console runs on dpytest, a test tool that production installs leave out.
+            from bot.console import run_console
+        except ImportError as exc:
+            return fail(ExitCode.CONSOLE_UNAVAILABLE, f"{CONSOLE_NEEDS} ({exc})")
         configure_logging(settings.log_level_number_for(console=True))
         warn_about_retired_settings()
         interactive = sys.stdin.isatty()
@@ -92,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 input_fd=sys.stdin.fileno(),
                 output=sys.stdout,
                 interactive=interactive,
+                as_owner=args.as_owner,
             )
         )
 
@@ -111,10 +126,16 @@ def warn_about_retired_settings() -> None:
 
 
 CONSOLE_BANNER = "Offline console: type a message such as !help and press Enter; Ctrl-D quits."
+CONSOLE_NEEDS = (
+    "the offline console needs dpytest, which a production install leaves out: run `make "
+    "console`, or `pip install -r requirements-console.txt`"
+)
 
 
 def fail(code: ExitCode, message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    """Print ``message`` (one line per problem) on stderr and return ``code``."""
+    for line in message.splitlines():
+        print(f"error: {line}", file=sys.stderr)
     return code
 
 

@@ -5,6 +5,12 @@ dpytest's in-process Discord backend instead of the gateway. Each line of input 
 message from a member of a one-channel guild; every message the bot sends back is printed as text
 (embeds included) in order, flushed at once. No token and no Discord connection are needed, which
 makes this the ten-second way to try the bot and the way scripts check it from outside.
+
+The console needs dpytest, a test tool, so production installs (``requirements.txt``) leave it out
+and nothing outside this module imports it. Every use of a library's private API the console
+needs is in :func:`start_simulated` and :func:`close_simulated`, and
+``tests/bot/test_console.py`` checks each one exists, so an upgrade that removes one fails there
+by name.
 """
 
 from __future__ import annotations
@@ -15,8 +21,9 @@ import contextlib
 import logging
 import os
 import queue
+import itertools
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, TextIO
 
 import discord
@@ -34,6 +41,8 @@ MAX_LINE_LENGTH = 4000
 GUILD_NAME = "Console"
 CHANNEL_NAME = "general"
 MEMBER_NAME = "you"
+APPLICATION_ID = 1
+"""The simulated application's id, so that ``!sync`` has an application to register commands of."""
 
 
 def simulated_intents() -> discord.Intents:
@@ -133,11 +142,16 @@ async def read_lines(fd: int, max_length: int = MAX_LINE_LENGTH) -> AsyncIterato
 
 
 class Console:
-    """Feeds lines to a bot configured on dpytest's backend and prints what it sends."""
+    """Feeds lines to a bot configured on dpytest's backend and prints what it sends.
 
-    def __init__(self, bot: CatFactBot, output: TextIO) -> None:
+    ``as_owner`` makes the console's member the bot's owner, so that owner-only commands can be
+    tried; otherwise they are refused as they would be for anyone in a server.
+    """
+
+    def __init__(self, bot: CatFactBot, output: TextIO, *, as_owner: bool = False) -> None:
         self.bot = bot
         self.output = output
+        self.as_owner = as_owner
         self._edits: list[str] = []
 
     async def start(self) -> None:
@@ -149,9 +163,9 @@ class Console:
             voice_channels=0,
             members=[MEMBER_NAME],
         )
-        # Nobody at the console owns the bot, so owner-only commands are refused as in a server.
+        member = dpytest.get_config().members[0]
         assert self.bot.user is not None
-        self.bot.owner_id = self.bot.user.id
+        self.bot.owner_id = member.id if self.as_owner else self.bot.user.id
         dpytest.callbacks.set_callback(self._edited, "edit_message")
 
     async def _edited(self, channel: object, message: object, fields: dict[str, Any]) -> None:
@@ -192,18 +206,39 @@ class Console:
                 self.output.flush()
 
 
+def simulate_command_sync(bot: CatFactBot) -> None:
+    """Answer ``tree.sync()`` as Discord would: every command sent is registered and returned.
+
+    dpytest has no application-command routes; these are the two that ``CommandTree.sync`` calls,
+    on the HTTP client the tree was built with (dpytest later gives the bot a new one).
+    """
+    ids = itertools.count(1)
+
+    async def upsert(application_id: int, *args: Any, payload: Sequence[Any]) -> list[Any]:
+        return [
+            {**command, "id": str(next(ids)), "application_id": str(application_id), "version": "1"}
+            for command in payload
+        ]
+
+    bot.http.bulk_upsert_global_commands = upsert  # type: ignore[method-assign,assignment]
+    bot.http.bulk_upsert_guild_commands = upsert  # type: ignore[method-assign,assignment]
+
+
 async def start_simulated(bot: CatFactBot, **configure: Any) -> None:
     """Run the bot's real start-up, then attach it to dpytest's backend.
 
     ``configure`` goes to ``dpytest.configure`` (guilds, channels, members). dpytest does not call
     ``setup_hook`` itself, and it replaces the bot's connection state with one that forgot the
-    bot's ``allowed_mentions``; both are put right here.
+    bot's ``allowed_mentions`` and ``application_id``; all of that is put right here, with the
+    only private calls the console makes (discord.py has no public way to do either).
     """
-    allowed_mentions = bot.allowed_mentions
+    allowed_mentions, application_id = bot.allowed_mentions, bot.application_id
     await bot._async_setup_hook()  # what login() does before setup_hook
     await bot.setup_hook()
+    simulate_command_sync(bot)
     dpytest.configure(bot, **configure)
     bot.allowed_mentions = allowed_mentions
+    bot._connection.application_id = application_id
 
 
 async def close_simulated(bot: CatFactBot) -> None:
@@ -224,10 +259,11 @@ async def run_console(
     input_fd: int,
     output: TextIO,
     interactive: bool,
+    as_owner: bool = False,
 ) -> None:
     """Run the console until the input ends; the bot is closed however it stops."""
-    bot = CatFactBot(settings, intents=simulated_intents())
-    console = Console(bot, output)
+    bot = CatFactBot(settings, intents=simulated_intents(), application_id=APPLICATION_ID)
+    console = Console(bot, output, as_owner=as_owner)
     try:
         await console.start()
         await console.run(read_lines(input_fd), prompt=PROMPT if interactive else None)

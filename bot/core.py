@@ -20,7 +20,7 @@ import discord
 from discord.ext import commands
 
 from bot import __version__
-from bot.activity import CommandLog
+from bot.activity import CommandLog, TimedContext
 from bot.error_handler import ErrorHandler
 from bot.facts import CatFactClient, client_for
 from bot.help import BotHelp
@@ -143,9 +143,7 @@ class CatFactBot(commands.Bot):
             self._catfacts = client_for(self.settings, self._session)
             self._catfacts.start()  # the first fill, then hourly refreshes, in the background
         await self.add_cog(ErrorHandler(self))
-        command_log = CommandLog(self)
-        await self.add_cog(command_log)
-        self.before_invoke(command_log.mark_start)
+        await self.add_cog(CommandLog(self))
         names = self._extensions if self._extensions is not None else discover_extensions()
         for name in names:
             try:
@@ -156,15 +154,28 @@ class CatFactBot(commands.Bot):
             else:
                 log.info("loaded extension %s", name)
 
+    async def get_context(  # type: ignore[override]
+        self,
+        origin: discord.Message | discord.Interaction[Any],
+        /,
+        *,
+        cls: type[commands.Context[Any]] = TimedContext,
+    ) -> commands.Context[Any]:
+        """Every command's context is a :class:`~bot.activity.TimedContext`, for the log."""
+        return await super().get_context(origin, cls=cls)
+
     async def close(self) -> None:
         """Shut discord.py down first (it may still use the session), then the client we built
-        (stopping its background refreshes) and the session."""
+        (stopping its background refreshes) and the session, which is closed even if stopping
+        the client fails."""
         try:
             await super().close()
         finally:
             if self._session is not None and not self._session.closed:
-                await self.catfacts.aclose()
-                await self._session.close()
+                try:
+                    await self.catfacts.aclose()
+                finally:
+                    await self._session.close()
 
 
 class ShardedCatFactBot(CatFactBot, commands.AutoShardedBot):

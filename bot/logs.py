@@ -14,7 +14,7 @@ from typing import TextIO
 
 import discord
 
-from bot.settings import TOKEN_SHAPE
+from bot.text import TOKEN_SHAPE
 
 MASK = "[secret]"
 

@@ -1,30 +1,34 @@
 """Settings read from the environment, validated once at start-up.
 
-Every setting is an environment variable (documented in ``.env.example``). A bad value raises
-:class:`SettingsError` whose message is one line naming the variable and the fix, so the operator
-never has to read a traceback to find a typo.
+Every setting is an environment variable (documented in ``.env.example``). Every variable is
+checked, and :class:`SettingsError` lists *all* the bad ones at once, one line each naming the
+variable and the fix, so the operator fixes a configuration in one go and never reads a
+traceback to find a typo.
+
+The checks are a dozen small functions rather than a settings library: each variable needs a
+rule of its own (a token's shape, a provider list, shard ranges) and a message that says how to
+fix it, which is all a library would leave to us; what it would add is a dependency, and messages
+to reword.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import yarl
 
-from bot.facts import DEFAULT_MEOWFACTS_URL, DEFAULT_URLS, PROVIDERS
+from bot.facts import PROVIDERS
 from bot.sharding import ShardPlan, parse_shard_plan
-from bot.validation import SettingsError, shown
+from bot.text import shown
 
 DEFAULT_PREFIX = "!"
-DEFAULT_CATFACT_API_URL = DEFAULT_MEOWFACTS_URL
+DEFAULT_CATFACT_API_URL = PROVIDERS["meowfacts"].default_url
 DEFAULT_CATFACT_TIMEOUT = 3.0
 CATFACT_TIMEOUT_RANGE = (0.1, 30.0)
-DEFAULT_CATFACT_PROVIDERS: tuple[tuple[str, str | None], ...] = (
-    ("meowfacts", None),
-    ("catfact.ninja", None),
+DEFAULT_CATFACT_PROVIDERS: tuple[tuple[str, str | None], ...] = tuple(
+    (name, None) for name in PROVIDERS
 )
 DEFAULT_CATFACT_REFRESH = 3600.0
 CATFACT_REFRESH_RANGE = (60.0, 86400.0)
@@ -44,9 +48,33 @@ one starts as before, and the operator is told once, at start-up."""
 MAX_PREFIX_LENGTH = 5
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
-# A bot token is three base64url segments joined by dots. Checking the shape catches the usual
-# copy-paste mistakes ("Bot " prefix, quotes, a client secret) before Discord is contacted.
-TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}")
+TOKEN_PARTS = (("first", 20), ("second", 4), ("third", 20))
+"""The shortest each dot-separated part of a bot token can be (as :data:`bot.text.TOKEN_SHAPE`)."""
+TOKEN_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
+PORTAL = "copy it again from the Bot page of your application in the Discord Developer Portal"
+
+
+class SettingsError(Exception):
+    """One or more settings are missing or invalid. Each problem is one line an operator can act
+    on (:attr:`problems`); the message is those lines."""
+
+    def __init__(self, problems: str | Sequence[str]) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class _Checks:
+    """Runs every check, keeping each problem instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def __call__[T](self, check: Callable[[], T], fallback: T) -> T:
+        try:
+            return check()
+        except ValueError as exc:
+            self.problems.append(str(exc))
+            return fallback
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,28 +101,40 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Build settings from an environment mapping (``os.environ`` in production).
 
-        Empty values count as unset, so a blank line copied from ``.env.example`` means "default".
+        Empty values count as unset, so a blank line copied from ``.env.example`` means "default",
+        except ``COMMAND_PREFIX``: the operator who empties it may have meant "no prefix", which
+        would be a bot answering every message, so it is refused rather than silently replaced.
+        Raises :class:`SettingsError` naming every bad value.
         """
 
         def get(name: str) -> str | None:
             value = environ.get(name, "").strip()
             return value or None
 
-        return cls(
-            discord_token=_check_token(get("DISCORD_TOKEN")),
-            command_prefix=_check_prefix(get("COMMAND_PREFIX") or DEFAULT_PREFIX),
-            catfact_api_url=_check_url(get("CATFACT_API_URL") or DEFAULT_CATFACT_API_URL),
-            catfact_timeout=_check_timeout(get("CATFACT_TIMEOUT")),
-            catfact_providers=_check_providers(get("CATFACT_PROVIDERS")),
-            catfact_refresh=_check_refresh(get("CATFACT_REFRESH")),
-            catfact_cooldown=_check_cooldown(get("CATFACT_COOLDOWN")),
-            log_level=_check_log_level(get("LOG_LEVEL")),
-            shards=parse_shard_plan(get("SHARD_COUNT"), get("SHARD_IDS")),
+        check = _Checks()
+        settings = cls(
+            discord_token=check(lambda: _check_token(get("DISCORD_TOKEN")), None),
+            command_prefix=check(lambda: _check_prefix(environ.get("COMMAND_PREFIX")), ""),
+            catfact_api_url=check(
+                lambda: _check_url(get("CATFACT_API_URL") or DEFAULT_CATFACT_API_URL), ""
+            ),
+            catfact_timeout=check(lambda: _check_timeout(get("CATFACT_TIMEOUT")), 0.0),
+            catfact_providers=check(lambda: _check_providers(get("CATFACT_PROVIDERS")), ()),
+            catfact_refresh=check(lambda: _check_refresh(get("CATFACT_REFRESH")), 0.0),
+            catfact_cooldown=check(lambda: _check_cooldown(get("CATFACT_COOLDOWN")), 0.0),
+            log_level=check(lambda: _check_log_level(get("LOG_LEVEL")), None),
+            shards=check(
+                lambda: parse_shard_plan(get("SHARD_COUNT"), get("SHARD_IDS")), ShardPlan()
+            ),
         )
+        if check.problems:
+            raise SettingsError(check.problems)
+        return settings
 
     def provider_urls(self) -> list[tuple[str, str]]:
         """Each configured provider's name and URL, in failover order."""
-        defaults = {**DEFAULT_URLS, "meowfacts": self.catfact_api_url}
+        defaults = {name: kind.default_url for name, kind in PROVIDERS.items()}
+        defaults["meowfacts"] = self.catfact_api_url
         return [(name, url or defaults[name]) for name, url in self.catfact_providers]
 
     def log_level_number_for(self, *, console: bool) -> int:
@@ -128,19 +168,54 @@ def retired_settings(environ: Mapping[str, str]) -> list[str]:
 def _check_token(token: str | None) -> str | None:
     if token is None:
         return None
-    if token.lower().startswith("bot "):
-        raise SettingsError("DISCORD_TOKEN must be the bare token, without the 'Bot ' prefix")
-    if not TOKEN_SHAPE.fullmatch(token):
-        raise SettingsError(
-            "DISCORD_TOKEN does not look like a bot token (three dot-separated parts): copy it "
-            "again from the Bot page of your application in the Discord Developer Portal"
-        )
+    problem = token_problem(token)
+    if problem is not None:
+        raise ValueError(f"DISCORD_TOKEN {problem}")
     return token
 
 
-def _check_prefix(prefix: str) -> str:
+def token_problem(token: str) -> str | None:
+    """What is wrong with ``token``, said without repeating it (it may be a real secret), or
+    ``None`` when it has a bot token's shape. ``token`` is stripped and not empty."""
+    if token.lower().startswith("bot "):
+        return "must be the bare token, without the 'Bot ' prefix"
+    if token[0] in "'\"" or token[-1] in "'\"":
+        return "is wrapped in quotes: set it without them"
+    if any(char.isspace() for char in token):
+        return f"contains a space or a line break, which a bot token never has: {PORTAL}"
+    parts = token.split(".")
+    if len(parts) == 1:
+        return (
+            "has no dots, so it is not a bot token (the application's client secret or public "
+            f"key, perhaps, which look similar): {PORTAL}"
+        )
+    if len(parts) != len(TOKEN_PARTS):
+        return f"has {len(parts)} dot-separated parts, but a bot token has 3: {PORTAL}"
+    if not set(token) <= TOKEN_ALPHABET:
+        return (
+            "contains characters a bot token never has (only letters, digits, - and _ between "
+            f"the dots): {PORTAL}"
+        )
+    for part, (which, shortest) in zip(parts, TOKEN_PARTS, strict=True):
+        if len(part) < shortest:
+            return (
+                f"looks cut short: its {which} part has {len(part)} characters, but a bot "
+                f"token's has at least {shortest}; {PORTAL}"
+            )
+    return None
+
+
+def _check_prefix(prefix: str | None) -> str:
+    if prefix is None:
+        return DEFAULT_PREFIX
+    prefix = prefix.strip()
+    if not prefix:
+        raise ValueError(
+            f"COMMAND_PREFIX is empty: set it to 1 to {MAX_PREFIX_LENGTH} characters such as "
+            f"{DEFAULT_PREFIX}, or delete the line for the default {DEFAULT_PREFIX}"
+        )
     if len(prefix) > MAX_PREFIX_LENGTH or any(char.isspace() for char in prefix):
-        raise SettingsError(
+        raise ValueError(
             f"COMMAND_PREFIX must be 1 to {MAX_PREFIX_LENGTH} characters without spaces, "
             f"got {shown(prefix)}"
         )
@@ -153,7 +228,7 @@ def _check_url(url: str, *, variable: str = "CATFACT_API_URL") -> str:
     except (TypeError, ValueError):
         parsed = None
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
-        raise SettingsError(f"{variable} must be an http(s) URL, got {shown(url, 80)}")
+        raise ValueError(f"{variable} must be an http(s) URL, got {shown(url, 80)}")
     return url
 
 
@@ -168,7 +243,7 @@ def _check_seconds(
     except ValueError:
         seconds = float("nan")
     if not low <= seconds <= high:  # also rejects NaN
-        raise SettingsError(
+        raise ValueError(
             f"{name} must be a number of seconds from {low:g} to {high:g}, got {shown(raw)}"
         )
     return seconds
@@ -197,12 +272,12 @@ def _check_providers(raw: str | None) -> tuple[tuple[str, str | None], ...]:
         name, _, url = (part.strip() for part in item.partition("="))
         if name not in PROVIDERS:
             known = ", ".join(PROVIDERS)
-            raise SettingsError(
+            raise ValueError(
                 f"CATFACT_PROVIDERS: unknown provider {shown(name)}; use a comma-separated list "
                 f"of {known} (each optionally =URL), or {NO_PROVIDERS}"
             )
         if name in providers:
-            raise SettingsError(f"CATFACT_PROVIDERS names {name} twice")
+            raise ValueError(f"CATFACT_PROVIDERS names {name} twice")
         if url:
             _check_url(url, variable=f"CATFACT_PROVIDERS ({name})")
         providers[name] = url or None
@@ -214,8 +289,8 @@ def _check_log_level(level: str | None) -> str | None:
         return None
     upper = level.upper()
     if upper not in LOG_LEVELS:
-        raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {shown(level)}")
+        raise ValueError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {shown(level)}")
     return upper
 
 
-__all__ = ["RETIRED_VARIABLES", "Settings", "SettingsError", "retired_settings"]
+__all__ = ["RETIRED_VARIABLES", "Settings", "SettingsError", "retired_settings", "token_problem"]

@@ -4,7 +4,7 @@ A big bot is split over several processes that each run an ``AutoShardedBot`` fo
 shards. Two environment variables say which slice: ``SHARD_COUNT`` (the bot's total number of
 shards, the same in every process) and ``SHARD_IDS`` (the shards this process runs, e.g.
 ``0-7``). :func:`parse_shard_plan` turns them into a :class:`ShardPlan`, or raises
-:class:`~bot.validation.SettingsError` with one line naming the variable and the fix.
+``ValueError`` with one line naming the variable and the fix.
 
 Discord lets the shards of one "rate-limit bucket" (``shard_id % max_concurrency``) IDENTIFY
 once per 5 seconds, counted across *all* the bot's processes. discord.py paces the shards of one
@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from itertools import groupby
 
-from bot.validation import SettingsError, shown, whole_number
+from bot.text import shown, whole_number
 
 __all__ = [
     "CONNECT_ALLOWANCE",
@@ -112,14 +112,14 @@ def parse_shard_plan(count_text: str | None, ids_text: str | None) -> ShardPlan:
     ids_text = _blank_is_none(ids_text)
     if count_text is None:
         if ids_text is not None:
-            raise SettingsError(
+            raise ValueError(
                 "SHARD_IDS is set but SHARD_COUNT is not: set SHARD_COUNT to the bot's total "
                 "number of shards, the same in every process"
             )
         return ShardPlan()
     count = whole_number(count_text, MAX_SHARD_COUNT)
     if count is None or not 1 <= count <= MAX_SHARD_COUNT:
-        raise SettingsError(
+        raise ValueError(
             f"SHARD_COUNT must be a whole number from 1 to {MAX_SHARD_COUNT}, "
             f"got {shown(count_text)}"
         )
@@ -275,7 +275,7 @@ def _parse_ids(text: str, count: int) -> tuple[int, ...]:
     for raw_item in text.split(","):
         item = raw_item.strip()
         if not item:
-            raise SettingsError(
+            raise ValueError(
                 f"SHARD_IDS has an empty item (a doubled or trailing comma?), got {shown(text)}"
             )
         parts = item.split("-")
@@ -283,23 +283,21 @@ def _parse_ids(text: str, count: int) -> tuple[int, ...]:
             n for n in (whole_number(part.strip(), highest) for part in parts) if n is not None
         ]
         if len(parts) > 2 or len(bounds) != len(parts):
-            raise SettingsError(
+            raise ValueError(
                 f"SHARD_IDS must list shard ids and ranges like 0-3,8; {shown(item)} is "
                 "neither (only ASCII digits, no negative ids)"
             )
         low, high = bounds[0], bounds[-1]
         if low > high:
-            raise SettingsError(
-                f"SHARD_IDS range {shown(item)} is reversed: write the lower id first"
-            )
+            raise ValueError(f"SHARD_IDS range {shown(item)} is reversed: write the lower id first")
         if high > highest:  # checked before the range is expanded
-            raise SettingsError(
+            raise ValueError(
                 f"SHARD_IDS item {shown(item)} is out of range: shard ids go from 0 to "
                 f"{highest} when SHARD_COUNT is {count}"
             )
         for shard in range(low, high + 1):
             if shard in ids:
-                raise SettingsError(
+                raise ValueError(
                     f"SHARD_IDS lists shard {shard} more than once: each id may appear once"
                 )
             ids.add(shard)

@@ -22,7 +22,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from discord.ext import commands
 
-from bot.validation import whole_number
+from bot.text import whole_number
 
 REPO = Path(__file__).resolve().parents[1]
 

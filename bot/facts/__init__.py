@@ -2,8 +2,8 @@
 
 The rest of the bot imports from this package only: :func:`client_for` builds the
 :class:`CatFactClient` that serves every fact, :class:`Fact` and :class:`Served` are what it hands
-out and counts, and :data:`PROVIDERS` and :data:`DEFAULT_URLS` are the provider names and
-addresses the settings accept. The modules are how the client keeps its promise (``!catfact``
+out and counts, and :data:`PROVIDERS` are the providers (each with its name and default address)
+that the settings accept. The modules are how the client keeps its promise (``!catfact``
 from memory, never an error) and may change freely:
 
 - :mod:`~bot.facts.client`: the service: the pool, the first fill, refreshes, the budget;
@@ -21,7 +21,7 @@ import aiohttp
 
 from bot.facts.client import CatFactClient, Served
 from bot.facts.pool import Fact
-from bot.facts.providers import DEFAULT_MEOWFACTS_URL, DEFAULT_URLS, PROVIDERS
+from bot.facts.providers import PROVIDERS
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -39,8 +39,6 @@ def client_for(settings: Settings, session: aiohttp.ClientSession) -> CatFactCli
 
 
 __all__ = [
-    "DEFAULT_MEOWFACTS_URL",
-    "DEFAULT_URLS",
     "PROVIDERS",
     "CatFactClient",
     "Fact",

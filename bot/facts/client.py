@@ -44,7 +44,8 @@ import yarl
 from bot.facts.breaker import CircuitBreaker, loop_time
 from bot.facts.offline import FACTS as OFFLINE_FACTS
 from bot.facts.pool import OFFLINE, Collection, Fact, Rotation
-from bot.facts.providers import Provider, UpstreamError, clean_fact, fetch_json
+from bot.facts.providers import Provider, UpstreamError, fetch_json
+from bot.text import clean_fact
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -25,20 +24,14 @@ import aiohttp
 import discord
 import yarl
 
-from bot.text import neutralise_mentions
+from bot.text import clean_fact
 
 MAX_BODY_BYTES = 1024 * 1024
 """A whole collection is tens of kilobytes (about 25 for meowfacts' English facts, more in scripts
 that take several bytes a character); a larger answer is not a fact response and is not read."""
 
-MAX_FACT_LENGTH = 4096
-"""Discord refuses an embed description longer than this; a cleaned fact always fits."""
-
 MAX_RETRY_AFTER = 3600.0
 """A ``Retry-After`` beyond an hour is treated as an hour (the circuit breaker honours it)."""
-
-DEFAULT_MEOWFACTS_URL = "https://meowfacts.herokuapp.com/"
-DEFAULT_CATFACT_NINJA_URL = "https://catfact.ninja/"
 
 JsonGetter = Callable[[yarl.URL], Awaitable[object]]
 """What a provider is handed to ask for a URL: the decoded JSON body, or :class:`UpstreamError`."""
@@ -55,27 +48,6 @@ class UpstreamError(Exception):
         """True when the same request may succeed if sent again (timeouts, resets, 5xx, 429)."""
         self.retry_after = retry_after
         """Seconds the server asked us to wait (``Retry-After``), if it said."""
-
-
-_ORDERED_LIST = re.compile(r"^(\d+)\.(?= )")
-
-
-def clean_fact(raw: str) -> str | None:
-    """Make third-party text safe to show: one line, no markup, no mentions, bounded length.
-
-    Returns None when nothing is left. Markdown is escaped rather than removed, so the words stay
-    as written; runs of whitespace (newlines included, which could start a heading or a quote)
-    become single spaces.
-    """
-    text = " ".join(raw.split())
-    if not text:
-        return None
-    text = neutralise_mentions(discord.utils.escape_markdown(text))
-    text = _ORDERED_LIST.sub(r"\1\\.", text)  # "1. Cats..." would render as a list
-    if len(text) > MAX_FACT_LENGTH:
-        # Never end on half of an escape sequence: a lone backslash would escape the ellipsis.
-        text = text[: MAX_FACT_LENGTH - 1].rstrip("\\") + "…"
-    return text
 
 
 def parse_retry_after(
@@ -167,7 +139,9 @@ class Provider(ABC):
     """One cat-fact API: how to ask it for every fact it has, and how to read its answers."""
 
     name: ClassVar[str]
-    """The name used in ``CATFACT_PROVIDERS``, logs and ``!about``."""
+    """The name used in ``CATFACT_PROVIDERS`` and the logs."""
+    default_url: ClassVar[str]
+    """Where the API is unless ``CATFACT_PROVIDERS`` names another address."""
 
     def __init__(self, url: str) -> None:
         self.url = yarl.URL(url)
@@ -205,6 +179,7 @@ class Meowfacts(Provider):
     them when N is larger: one request brings the whole collection."""
 
     name = "meowfacts"
+    default_url = "https://meowfacts.herokuapp.com/"
 
     WHOLE_COLLECTION = 1000
     """A count above any language's collection (the largest holds 100 facts)."""
@@ -222,6 +197,7 @@ class CatFactNinja(Provider):
     "next_page_url": ...}``; the pages are read in turn until there is no next one."""
 
     name = "catfact.ninja"
+    default_url = "https://catfact.ninja/"
 
     PAGE_SIZE = 100
     MAX_PAGES = 20
@@ -245,21 +221,17 @@ class CatFactNinja(Provider):
 
 
 PROVIDERS: dict[str, type[Provider]] = {kind.name: kind for kind in (Meowfacts, CatFactNinja)}
-"""Every provider kind, by the name ``CATFACT_PROVIDERS`` uses."""
-
-DEFAULT_URLS = {Meowfacts.name: DEFAULT_MEOWFACTS_URL, CatFactNinja.name: DEFAULT_CATFACT_NINJA_URL}
+"""Every provider, by the name ``CATFACT_PROVIDERS`` uses, in the default failover order. A new
+provider is a subclass of :class:`Provider` added here; settings, defaults and validation follow."""
 
 __all__ = [
-    "DEFAULT_URLS",
     "MAX_BODY_BYTES",
-    "MAX_FACT_LENGTH",
     "PROVIDERS",
     "CatFactNinja",
     "JsonGetter",
     "Meowfacts",
     "Provider",
     "UpstreamError",
-    "clean_fact",
     "cleaned",
     "data_of",
     "fetch_json",

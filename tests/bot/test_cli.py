@@ -100,6 +100,7 @@ def test_exit_codes_are_stable() -> None:
         "LOGIN_FAILED": 4,
         "INTENTS_REQUIRED": 5,
         "UNREACHABLE": 6,
+        "CONSOLE_UNAVAILABLE": 7,
     }
 
 
@@ -323,7 +324,7 @@ def test_help_shows_how_to_run_the_bot(shell: Shell) -> None:
     assert "Cat-fact and arithmetic Discord bot." in out.splitlines()
     help_text = " ".join(out.split())
     for part in [
-        "usage: python -m bot [-h] [--console | --console-if-no-token] [--version]",
+        "usage: python -m bot [-h] [--console | --console-if-no-token] [--as-owner] [--version]",
         "--console run offline against a simulated server: one message per line on stdin, "
         "the bot's replies on stdout",
         "--console-if-no-token connect to Discord if DISCORD_TOKEN is set, otherwise run the "

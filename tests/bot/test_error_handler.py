@@ -34,19 +34,6 @@ def test_unwrap_reaches_the_original_through_every_layer() -> None:
     assert unwrap(original) is original
 
 
-@pytest.mark.parametrize(
-    ("token", "shown"),
-    [
-        ("abc", "`abc`"),
-        ("a`b", "`a'b`"),
-        ("x" * 21, f"`{'x' * 20}…`"),
-        ("x" * 20, f"`{'x' * 20}`"),
-    ],
-)
-def test_echo_quotes_and_shortens_user_input(token: str, shown: str) -> None:
-    assert echo(token) == shown
-
-
 def slash_context(bot: CatFactBot) -> MagicMock:
     return interaction_context(bot.get_command("catfact"))
 

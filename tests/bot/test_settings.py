@@ -39,17 +39,74 @@ def test_every_variable_read_is_documented_in_env_example() -> None:
     read: list[str] = []
 
     class Recorder(dict[str, str]):
-        def get(self, key: str, default: object = None) -> str:
+        def get(self, key: str, default: object = None) -> object:
             read.append(key)
-            return ""
+            return default
 
     Settings.from_env(Recorder())
     assert sorted(read) == sorted(env_example_variables())
 
 
 def test_blank_values_mean_default() -> None:
-    env = {"DISCORD_TOKEN": "", "COMMAND_PREFIX": "  ", "CATFACT_API_URL": "", "LOG_LEVEL": ""}
+    env = {"DISCORD_TOKEN": "", "CATFACT_API_URL": "", "LOG_LEVEL": "", "SHARD_COUNT": " "}
     assert Settings.from_env(env) == Settings()
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_a_blank_prefix_is_refused_not_silently_replaced(blank: str) -> None:
+    # The operator who empties it may mean "no prefix": a bot answering every message.
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"COMMAND_PREFIX": blank})
+    assert str(caught.value) == (
+        "COMMAND_PREFIX is empty: set it to 1 to 5 characters such as !, or delete the line for "
+        "the default !"
+    )
+
+
+def test_every_bad_setting_is_reported_at_once_one_line_each_in_the_order_documented() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(
+            {
+                "DISCORD_TOKEN": "abc.def.ghi",
+                "COMMAND_PREFIX": "",
+                "CATFACT_TIMEOUT": "soon",
+                "LOG_LEVEL": "LOUD",
+                "SHARD_IDS": "0-3",
+            }
+        )
+    variables = [line.split()[0] for line in caught.value.problems]
+    assert variables == [
+        "DISCORD_TOKEN",
+        "COMMAND_PREFIX",
+        "CATFACT_TIMEOUT",
+        "LOG_LEVEL",
+        "SHARD_IDS",
+    ]
+    assert str(caught.value) == "\n".join(caught.value.problems)
+
+
+@pytest.mark.parametrize(
+    ("token", "problem"),
+    [
+        (
+            "abc.def.ghi",
+            "looks cut short: its first part has 3 characters, but a bot token's has at least 20",
+        ),
+        (TOKEN[:24], "has no dots, so it is not a bot token"),
+        ("a" * 24 + ".b" * 3, "has 4 dot-separated parts, but a bot token has 3"),
+        (TOKEN.replace("G", "+", 1), "contains characters a bot token never has"),
+        (TOKEN[:-25], "looks cut short: its third part has 13 characters"),
+        (f'"{TOKEN}"', "is wrapped in quotes: set it without them"),
+        (f"{TOKEN[:20]} {TOKEN[20:]}", "contains a space or a line break"),
+        (f"Bot {TOKEN}", "must be the bare token, without the 'Bot ' prefix"),
+    ],
+)
+def test_a_bad_token_is_diagnosed_by_what_is_actually_wrong(token: str, problem: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"DISCORD_TOKEN": token})
+    [line] = caught.value.problems
+    assert line.startswith(f"DISCORD_TOKEN {problem}")
+    assert token not in line
 
 
 def test_every_variable_is_read() -> None:
@@ -95,8 +152,8 @@ def test_the_token_never_shows_in_repr() -> None:
     ("name", "value", "message"),
     [
         ("DISCORD_TOKEN", f"Bot {TOKEN}", "without the 'Bot ' prefix"),
-        ("DISCORD_TOKEN", "not-a-token", "does not look like a bot token"),
-        ("DISCORD_TOKEN", f'"{TOKEN}"', "does not look like a bot token"),
+        ("DISCORD_TOKEN", "not-a-token", "has no dots, so it is not a bot token"),
+        ("DISCORD_TOKEN", f'"{TOKEN}"', "is wrapped in quotes"),
         ("COMMAND_PREFIX", "!!!!!!", "COMMAND_PREFIX must be 1 to 5 characters"),
         ("COMMAND_PREFIX", "a b", "without spaces"),
         ("CATFACT_API_URL", "meowfacts.herokuapp.com", "must be an http(s) URL"),
@@ -196,8 +253,9 @@ def test_the_documented_limits_themselves_are_accepted(
         (
             "DISCORD_TOKEN",
             "not-a-token",
-            "DISCORD_TOKEN does not look like a bot token (three dot-separated parts): copy it "
-            "again from the Bot page of your application in the Discord Developer Portal",
+            "DISCORD_TOKEN has no dots, so it is not a bot token (the application's client secret "
+            "or public key, perhaps, which look similar): copy it again from the Bot page of your "
+            "application in the Discord Developer Portal",
         ),
         (
             "CATFACT_API_URL",

@@ -113,7 +113,7 @@ def test_sharded_is_whether_a_count_is_set() -> None:
     ],
 )
 def test_rejected(count: str | None, ids: str | None, variable: str, fragment: str) -> None:
-    with pytest.raises(SettingsError) as caught:
+    with pytest.raises(ValueError) as caught:
         parse_shard_plan(count, ids)
     message = str(caught.value)
     assert message.startswith(variable)
@@ -143,7 +143,7 @@ def test_rejected(count: str | None, ids: str | None, variable: str, fragment: s
 def test_the_operator_is_told_exactly_how_to_fix_the_shard_settings(
     count: str | None, ids: str, message: str
 ) -> None:
-    with pytest.raises(SettingsError) as caught:
+    with pytest.raises(ValueError) as caught:
         parse_shard_plan(count, ids)
     assert str(caught.value) == message
 
@@ -159,7 +159,7 @@ def test_the_operator_is_told_exactly_how_to_fix_the_shard_settings(
     ],
 )
 def test_error_messages_echo_a_bounded_part_of_the_value(count: str, ids: str | None) -> None:
-    with pytest.raises(SettingsError) as caught:
+    with pytest.raises(ValueError) as caught:
         parse_shard_plan(count, ids)
     message = str(caught.value)
     assert len(message) < 250
@@ -176,16 +176,16 @@ def test_a_huge_range_fails_fast_instead_of_being_expanded(
         return range(low, high)
 
     monkeypatch.setattr(bot.sharding, "range", counting_range, raising=False)
-    with pytest.raises(SettingsError, match="out of range"):
+    with pytest.raises(ValueError, match="out of range"):
         parse_shard_plan("16", "0-" + "9" * 4000)
-    with pytest.raises(SettingsError, match="out of range"):
+    with pytest.raises(ValueError, match="out of range"):
         parse_shard_plan(str(MAX_SHARD_COUNT), f"0-{10**18}")
     assert expanded == []  # refused from its bounds, never counted out
 
 
 def test_overlapping_full_ranges_stop_at_the_first_duplicate() -> None:
     full = f"0-{MAX_SHARD_COUNT - 1}"
-    with pytest.raises(SettingsError, match="shard 0 more than once"):
+    with pytest.raises(ValueError, match="shard 0 more than once"):
         parse_shard_plan(str(MAX_SHARD_COUNT), ",".join([full] * 1000))
 
 
@@ -256,13 +256,13 @@ def test_any_text_is_a_valid_plan_or_one_settings_error_line(
 ) -> None:
     try:
         plan = parse_shard_plan(count, ids)
-    except SettingsError as exc:
+    except ValueError as exc:
         message = str(exc)
         assert message.startswith(("SHARD_COUNT ", "SHARD_IDS "))
         assert "\n" not in message
         assert len(message) < 250
     else:
-        assert ShardPlan(plan.count, plan.ids) == plan  # passes the constructor's checks
+        ShardPlan(plan.count, plan.ids)  # passes the constructor's checks
 
 
 @given(st.integers(0, 40))
@@ -270,7 +270,7 @@ def test_ids_are_accepted_exactly_below_the_shard_count(shard: int) -> None:
     if shard < 16:
         assert parse_shard_plan("16", str(shard)).ids == (shard,)
     else:
-        with pytest.raises(SettingsError, match="out of range"):
+        with pytest.raises(ValueError, match="out of range"):
             parse_shard_plan("16", str(shard))
 
 

@@ -15,24 +15,20 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import aiohttp
-import discord
 import pytest
 from aiohttp import web
-from hypothesis import given
-from hypothesis import strategies as st
 
 from bot.facts.providers import (
     MAX_BODY_BYTES,
-    MAX_FACT_LENGTH,
     MAX_RETRY_AFTER,
     CatFactNinja,
     Meowfacts,
     Provider,
     UpstreamError,
-    clean_fact,
     fetch_json,
     parse_retry_after,
 )
+from bot.text import MAX_FACT_LENGTH
 from tests.fakes import (
     CHUNKED_OVERHEAD,
     FACTS,
@@ -347,58 +343,6 @@ def test_an_http_date_is_measured_from_the_wall_clock_by_default() -> None:
 
 
 # Cleaning untrusted text -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("raw", "shown"),
-    [
-        ("  Cats purr.\n", "Cats purr."),
-        ("Line one\n# Heading", "Line one # Heading"),  # no longer at a line start
-        ("# Heading", r"\# Heading"),
-        ("> quote", r"\> quote"),
-        ("1. Cats are great", r"1\. Cats are great"),
-        ("12. and 3. more", r"12\. and 3. more"),  # only at the start is it a list
-        ("[link](https://example.org)", r"\[link](https://example.org)"),
-        (
-            "**bold** _it_ `code` ~~x~~ ||spoiler||",
-            r"\*\*bold\*\* \_it\_ \`code\` \~\~x\~\~ \|\|spoiler\|\|",
-        ),
-        ("Hi @everyone and @here", "Hi @\u200beveryone and @\u200bhere"),
-        ("<@123456789012345678> and <@&123456789012345678>", None),
-        ("<#123456789012345678> <:cat:123456789012345678> <t:1700000000>", None),
-        ("", None),
-        (" \n\t ", None),
-    ],
-)
-def test_clean_fact(raw: str, shown: str | None) -> None:
-    cleaned = clean_fact(raw)
-    if shown is not None or not raw.strip():
-        assert cleaned == shown
-    else:
-        assert cleaned is not None
-        assert "<@" not in cleaned
-        assert "<#" not in cleaned
-        assert "<:" not in cleaned
-        assert "<t:" not in cleaned
-
-
-def test_a_long_fact_is_capped_without_a_dangling_escape() -> None:
-    cleaned = clean_fact("a" * (MAX_FACT_LENGTH - 2) + "*" * 10)
-    assert cleaned is not None
-    assert len(cleaned) <= MAX_FACT_LENGTH
-    assert cleaned.endswith("a…")
-
-
-@given(st.text(max_size=300))
-def test_cleaned_text_never_pings_and_always_fits(raw: str) -> None:
-    cleaned = clean_fact(raw)
-    if cleaned is None:
-        assert not raw.split()
-        return
-    assert 0 < len(cleaned) <= MAX_FACT_LENGTH
-    assert "\n" not in cleaned
-    assert cleaned == discord.utils.escape_mentions(cleaned)
-    assert "<@" not in cleaned
 
 
 def test_a_provider_shows_its_address() -> None:
