@@ -1,5 +1,7 @@
 # `make run` and `make test` are all a fresh clone needs; both create .venv on first use.
-PYTHON ?= python3
+# The Python is the one .python-version names (as Heroku reads it): python3.12, say.
+PYTHON_VERSION := $(shell cat .python-version)
+PYTHON ?= python$(PYTHON_VERSION)
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
@@ -13,12 +15,18 @@ help: ## List the targets
 # The environment is rebuilt from scratch whenever the pins or the Python version change, so it
 # always holds exactly what the requirement files say, nothing left over from before.
 $(VENV)/.runtime: requirements.txt .python-version
+	@command -v $(PYTHON) >/dev/null || { echo "error: this project needs Python $(PYTHON_VERSION) (see .python-version), and $(PYTHON) is not on PATH: install it, or run make PYTHON=/path/to/python$(PYTHON_VERSION)" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; v = "$(PYTHON_VERSION)"; sys.exit(0 if "%d.%d" % sys.version_info[:2] == v else "error: $(PYTHON) is Python %d.%d, but .python-version asks for " % sys.version_info[:2] + v)'
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+$(VENV)/.console: $(VENV)/.runtime requirements-console.txt
+	$(PIP) -r requirements-console.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.console requirements-dev.txt
 	$(PIP) -r requirements-dev.txt
 	touch $@
 
@@ -30,11 +38,11 @@ $(VENV)/.mutation: $(VENV)/.dev requirements-mutation.txt
 	$(PIP) -r requirements-mutation.txt
 	touch $@
 
-run: $(VENV)/.runtime ## Connect to Discord if DISCORD_TOKEN is set, else open the offline console
+run: $(VENV)/.console ## Connect to Discord if DISCORD_TOKEN is set, else open the offline console
 	$(PY) -m bot --console-if-no-token
 
-console: $(VENV)/.runtime ## Open the offline console (no token needed)
-	$(PY) -m bot --console
+console: $(VENV)/.console ## Open the offline console (no token needed); make console OWNER=1 to be the owner
+	$(PY) -m bot --console $(if $(OWNER),--as-owner)
 
 test: lint typecheck unit ## Lint, type-check and run the whole test suite
 

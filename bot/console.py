@@ -18,10 +18,10 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import itertools
 import logging
 import os
 import queue
-import itertools
 import threading
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, TextIO

@@ -9,22 +9,26 @@ All user-facing wording of failures lives here; cogs only raise. Errors are hand
 4. Other user-input errors (a missing or unparsable argument): the problem plus the usage.
 5. ``NotOwner``: owner-only commands say so instead of failing silently.
 6. Other failed checks (for example a command that cannot be used in DMs).
-7. ``CommandOnCooldown``: when the command can be used again, in whole seconds.
+7. ``CommandOnCooldown``: when the command can be used again, in whole seconds, said once per
+   cooldown: a typed command repeated while it lasts gets no further reply, so spam is not
+   echoed one for one.
 8. Anything else: logged with its traceback and answered with a generic apology, never silence.
+
+A reply to a slash command is ephemeral: only the person who asked sees it.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.operands import MAX_OPERAND_LENGTH, MAX_OPERANDS, OperandError, Problem
-from bot.text import neutralise_mentions
+from bot.text import echo
 
 if TYPE_CHECKING:
     from bot.core import CatFactBot
@@ -35,7 +39,9 @@ UNEXPECTED = "Sorry, something went wrong on my side. It has been logged."
 NOT_OWNER = "Only the bot's owner can use `{command}`."
 CHECK_FAILED = "You can't use `{command}` here."
 ON_COOLDOWN = "Easy there! You can use `{command}` again in {seconds} s."
-_ECHO_LENGTH = 20
+
+MAX_COOLDOWN_NOTICES = 10_000
+"""Cooldown notices remembered at most; past that, the ones whose cooldown is over are forgotten."""
 
 _WRAPPERS = (
     commands.CommandInvokeError,
@@ -52,14 +58,6 @@ def unwrap(error: BaseException) -> BaseException:
     return error
 
 
-def echo(token: str, limit: int = _ECHO_LENGTH) -> str:
-    """Show a piece of user input inside inline code, safely shortened and unable to mention."""
-    shown = token.replace("`", "'")
-    if len(shown) > limit:
-        shown = shown[:limit] + "…"
-    return f"`{neutralise_mentions(shown)}`"
-
-
 def describe_operand_error(error: OperandError) -> str:
     """One sentence naming what is wrong with the numbers."""
     match error.problem:
@@ -67,6 +65,9 @@ def describe_operand_error(error: OperandError) -> str:
             return f"{echo(error.token)} isn't a number."
         case Problem.NOT_FINITE:
             return f"{echo(error.token)} isn't a finite number; I only work with real numbers."
+        case Problem.EXPONENT:
+            how = f"`{error.plain}`" if error.plain else "digits, without the exponent"
+            return f"{echo(error.token)} has an exponent, which I don't read: write it as {how}."
         case Problem.TOO_LONG:
             return (
                 f"{echo(error.token)} is too long: a number can have at most "
@@ -100,11 +101,45 @@ def usage(ctx: commands.Context[CatFactBot]) -> str:
     return text
 
 
+def refusal(
+    ctx: commands.Context[Any], command: commands.Command[Any, ..., Any], error: Exception
+) -> str:
+    """Why ``command`` may not be used here, as its invocation and ``!help`` both say it."""
+    name = f"{ctx.clean_prefix}{command.qualified_name}"
+    if isinstance(error, commands.NotOwner):
+        return NOT_OWNER.format(command=name)
+    return CHECK_FAILED.format(command=name)
+
+
+class CooldownNotices:
+    """Which users were already told about a command's cooldown, until it ends.
+
+    Times are the messages' own (Discord's timestamps), the clock discord.py's cooldowns use.
+    """
+
+    def __init__(self, limit: int = MAX_COOLDOWN_NOTICES) -> None:
+        self.limit = limit
+        self._until: dict[tuple[str, int], float] = {}
+
+    def first(self, command: str, user: int, now: float, retry_after: float) -> bool:
+        """True if this refusal is the first of its cooldown (and remember it), else False."""
+        key = (command, user)
+        if self._until.get(key, -math.inf) > now:
+            return False
+        if len(self._until) >= self.limit:
+            self._until = {k: until for k, until in self._until.items() if until > now}
+            if len(self._until) >= self.limit:  # all still running: forget the oldest
+                del self._until[next(iter(self._until))]
+        self._until[key] = now + retry_after
+        return True
+
+
 class ErrorHandler(commands.Cog):
     """The bot's one place for answering command errors."""
 
     def __init__(self, bot: CatFactBot) -> None:
         self.bot = bot
+        self.cooldown_notices = CooldownNotices()
 
     @commands.Cog.listener()
     async def on_command_error(
@@ -113,9 +148,16 @@ class ErrorHandler(commands.Cog):
         """Reply to the author according to the order in the module docstring."""
         if isinstance(error, commands.CommandNotFound):
             return
-        reply = self.reply_for(ctx, unwrap(error))
+        original = unwrap(error)
+        slash = ctx.interaction is not None
+        if isinstance(original, commands.CommandOnCooldown) and not slash and ctx.command:
+            stamp = ctx.message.created_at.timestamp()
+            name = ctx.command.qualified_name
+            if not self.cooldown_notices.first(name, ctx.author.id, stamp, original.retry_after):
+                return  # already told; a slash command is always answered, only to the asker
+        reply = self.reply_for(ctx, original)
         try:
-            await ctx.send(reply)
+            await ctx.send(reply, ephemeral=slash)
         except discord.HTTPException:
             log.warning("could not send the error reply in %s", ctx.channel, exc_info=True)
 
@@ -130,10 +172,8 @@ class ErrorHandler(commands.Cog):
             return f"{missing} {usage(ctx)}"
         if isinstance(error, commands.UserInputError):
             return f"{error} {usage(ctx)}"
-        if isinstance(error, commands.NotOwner):
-            return NOT_OWNER.format(command=command)
-        if isinstance(error, commands.CheckFailure):
-            return CHECK_FAILED.format(command=command)
+        if isinstance(error, commands.CheckFailure) and ctx.command is not None:
+            return refusal(ctx, ctx.command, error)
         if isinstance(error, commands.CommandOnCooldown):
             return ON_COOLDOWN.format(command=command, seconds=math.ceil(error.retry_after))
         log.error("unexpected error in %s", command, exc_info=error)

@@ -24,6 +24,7 @@ MIN_OPERANDS = 2
 # not mean to type into a calculator and which would make the echoed numbers confusing.
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _NON_FINITE = re.compile(r"[+-]?(?:nan|snan|inf|infinity)", re.IGNORECASE)
+_SCIENTIFIC = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][+-]?[0-9]+")
 
 # Enough digits for any sum of MAX_OPERANDS numbers of MAX_OPERAND_LENGTH characters; Inexact is
 # trapped so that, should the bounds ever change without this, we fail loudly instead of rounding.
@@ -38,6 +39,7 @@ class Problem(enum.Enum):
 
     NOT_A_NUMBER = "not a number"
     NOT_FINITE = "not finite"
+    EXPONENT = "an exponent"
     TOO_LONG = "too long"
     TOO_FEW = "too few numbers"
     TOO_MANY = "too many numbers"
@@ -46,20 +48,27 @@ class Problem(enum.Enum):
 class OperandError(commands.BadArgument):
     """The operands of an arithmetic command are unusable."""
 
-    def __init__(self, problem: Problem, token: str = "") -> None:
+    def __init__(self, problem: Problem, token: str = "", *, plain: str | None = None) -> None:
         super().__init__(f"{problem.value}: {token[:MAX_OPERAND_LENGTH]!r}")
         self.problem = problem
         self.token = token
+        self.plain = plain
+        """For :attr:`Problem.EXPONENT`: the number written out, when that fits the limits."""
 
 
 def parse_operands(text: str) -> list[decimal.Decimal]:
-    """Split ``text`` on whitespace into between two and :data:`MAX_OPERANDS` exact numbers."""
+    """Split ``text`` on whitespace into between two and :data:`MAX_OPERANDS` exact numbers.
+
+    Each word is read before the words are counted, so ``!add abc`` hears that ``abc`` is not
+    a number rather than that one number is too few.
+    """
     tokens = text.split()
-    if len(tokens) < MIN_OPERANDS:
-        raise OperandError(Problem.TOO_FEW, text.strip())
     if len(tokens) > MAX_OPERANDS:
         raise OperandError(Problem.TOO_MANY)
-    return [parse_number(token) for token in tokens]
+    numbers = [parse_number(token) for token in tokens]
+    if len(numbers) < MIN_OPERANDS:
+        raise OperandError(Problem.TOO_FEW, text.strip())
+    return numbers
 
 
 def parse_number(token: str) -> decimal.Decimal:
@@ -69,9 +78,22 @@ def parse_number(token: str) -> decimal.Decimal:
     normalized = token.replace("\N{MINUS SIGN}", "-")
     if _NON_FINITE.fullmatch(normalized):
         raise OperandError(Problem.NOT_FINITE, token)
+    if _SCIENTIFIC.fullmatch(normalized):
+        raise OperandError(Problem.EXPONENT, token, plain=written_out(normalized))
     if not _NUMBER.fullmatch(normalized):
         raise OperandError(Problem.NOT_A_NUMBER, token)
     return decimal.Decimal(normalized)
+
+
+def written_out(scientific: str) -> str | None:
+    """``1e5`` as ``100000``: a number in scientific notation in plain notation, or ``None``
+    when that would be longer than :data:`MAX_OPERAND_LENGTH` (checked from the exponent before
+    any digit is written, so ``1e999999999`` costs nothing)."""
+    number = decimal.Decimal(scientific)
+    if abs(number.adjusted()) >= MAX_OPERAND_LENGTH:
+        return None
+    plain = format_number(number)
+    return plain if len(plain) <= MAX_OPERAND_LENGTH else None
 
 
 def add(numbers: Iterable[decimal.Decimal]) -> decimal.Decimal:

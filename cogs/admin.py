@@ -1,4 +1,4 @@
-"""Owner-only maintenance commands.
+"""Owner-only commands: ``!status`` (the operator's view of the process), ``!sync``, ``!reload``.
 
 Slash commands are registered with Discord only when the owner runs ``!sync``: syncing on every
 start would burn Discord's daily quota of command creations and is not needed when nothing
@@ -11,16 +11,66 @@ import logging
 from collections.abc import Sequence
 from typing import Literal
 
+import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.core import CatFactBot
-from bot.error_handler import echo
+from bot.facts import Served
+from bot.text import echo
 
 log = logging.getLogger(__name__)
 
 MAX_DETAIL = 300
 """How much of a failed reload's error the owner sees in the reply (the log has all of it)."""
+
+SERVED_AS = {
+    Served.POOL: "from memory",
+    Served.WAITED: "after waiting for the first fetch",
+    Served.OFFLINE: "offline",
+}
+EMBED_COLOUR = discord.Colour.dark_grey()
+
+
+def shards_of(bot: CatFactBot) -> str:
+    """Which shards this process runs (the console is never sharded, whatever the settings)."""
+    if isinstance(bot, commands.AutoShardedBot):
+        return bot.settings.shards.describe()
+    return "unsharded (one process)"
+
+
+def cogs_state(bot: CatFactBot) -> str:
+    """The loaded cogs, and each one that failed to load with its error."""
+    loaded = ", ".join(sorted(name.removeprefix("cogs.") for name in bot.extensions))
+    lines = [f"loaded: {loaded or 'none'}"]
+    for name, error in sorted(bot.failed_extensions.items()):
+        cause = error.__cause__ or error
+        lines.append(f"failed: {name} ({echo(f'{type(cause).__name__}: {cause}', MAX_DETAIL)})")
+    return "\n".join(lines)
+
+
+def status_embed(bot: CatFactBot) -> discord.Embed:
+    """The operator's view of this process: what ``!about`` leaves out."""
+    client = bot.catfacts
+    stats = client.stats
+    embed = discord.Embed(title="Status of this process", colour=EMBED_COLOUR)
+    embed.add_field(name="Shards", value=shards_of(bot), inline=False)
+    health = ", ".join(f"{name} {state}" for name, state in client.health().items())
+    embed.add_field(name="Providers", value=health or "none configured (offline facts only)")
+    memory = f"{client.ready} from {client.source}" if client.source else "none yet"
+    embed.add_field(name="Facts in memory", value=memory)
+    embed.add_field(
+        name="Facts served",
+        value=", ".join(f"{SERVED_AS[how]} {stats.served[how]}" for how in Served),
+        inline=False,
+    )
+    embed.add_field(
+        name="Fetches",
+        value=f"{stats.requests} requests, {stats.failures} failed, {stats.fills} collections",
+        inline=False,
+    )
+    embed.add_field(name="Cogs", value=cogs_state(bot), inline=False)
+    return embed
 
 
 class Admin(commands.Cog):
@@ -28,6 +78,12 @@ class Admin(commands.Cog):
 
     def __init__(self, bot: CatFactBot) -> None:
         self.bot = bot
+
+    @commands.command(name="status")
+    @commands.is_owner()
+    async def status(self, ctx: commands.Context[CatFactBot]) -> None:
+        """Show providers, counters, shards and cogs of this process (owner only)."""
+        await ctx.send(embed=status_embed(self.bot))
 
     @commands.command(name="sync", usage="[global|guild|clear]")
     @commands.is_owner()
@@ -38,8 +94,9 @@ class Admin(commands.Cog):
     ) -> None:
         """Register the slash commands with Discord (owner only).
 
-        `sync` registers them in every server. `sync guild` copies them to this server only,
-        instantly, which is handy while developing; `sync clear` removes those copies again.
+        `{prefix}sync` registers them in every server. `{prefix}sync guild` copies them to this
+        server only, instantly, which is handy while developing; `{prefix}sync clear` removes
+        those copies again.
         """
         if scope == "global":
             synced = await self.bot.tree.sync()
@@ -54,13 +111,13 @@ class Admin(commands.Cog):
         synced = await self.bot.tree.sync(guild=ctx.guild)
         await ctx.send(report(synced, "to this server"))
 
-    @commands.command(name="reload", usage="<cog>")
+    @commands.command(name="reload", usage="<cog>", extras={"example": "catfact"})
     @commands.is_owner()
     async def reload(self, ctx: commands.Context[CatFactBot], name: str) -> None:
-        """Reload one cog from disk, e.g. `reload catfact` (owner only).
+        """Reload one cog from disk (owner only).
 
         If the new code fails to load, the old version keeps running and the reply says why. A
-        cog that failed to load at start-up is loaded.
+        cog that failed to load at start-up is loaded. `{prefix}status` lists the cogs.
         """
         extension = name if "." in name else f"cogs.{name}"
         failed_at_start = extension in self.bot.failed_extensions

@@ -17,17 +17,17 @@ USAGE = "<number> <number> [more numbers...]"
 class Arithmetic(commands.Cog):
     """Exact decimal arithmetic: 0.1 + 0.2 is 0.3 here."""
 
-    @commands.hybrid_command(name="add", usage=USAGE, extras={"example": "2 3"})  # type: ignore[arg-type]  # see bot/core.py
+    @commands.hybrid_command(name="add", usage=USAGE, extras={"example": "2 3", "gives": "5"})  # type: ignore[arg-type]  # see bot/core.py
     @app_commands.describe(numbers=NUMBERS_HELP)
     async def add(self, ctx: commands.Context[CatFactBot], *, numbers: str = NUMBERS) -> None:
-        """Add numbers: !add 2 3 gives 5."""
+        """Add two or more numbers, exactly."""
         total = operands.add(operands.parse_operands(numbers))
         await ctx.send(operands.format_number(total))
 
-    @commands.hybrid_command(name="sub", usage=USAGE, extras={"example": "10 4"})  # type: ignore[arg-type]  # see bot/core.py
+    @commands.hybrid_command(name="sub", usage=USAGE, extras={"example": "10 4", "gives": "6"})  # type: ignore[arg-type]  # see bot/core.py
     @app_commands.describe(numbers=NUMBERS_HELP)
     async def sub(self, ctx: commands.Context[CatFactBot], *, numbers: str = NUMBERS) -> None:
-        """Subtract the rest from the first number: !sub 10 4 gives 6."""
+        """Subtract the other numbers from the first, exactly."""
         difference = operands.subtract(operands.parse_operands(numbers))
         await ctx.send(operands.format_number(difference))
 

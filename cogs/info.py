@@ -1,4 +1,8 @@
-"""``!ping`` and ``!about``: what an operator (or a curious member) can see of a running bot."""
+"""``!ping`` and ``!about``: what anyone can see of a running bot, in plain words.
+
+The operator's view (providers, counters, shards, cogs that failed to load) is ``!status`` in
+:mod:`cogs.admin`, for the owner only.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,6 @@ from discord.ext import commands
 
 from bot import __version__
 from bot.core import CatFactBot
-from bot.facts import Served
 
 EMBED_COLOUR = discord.Colour.blurple()
 
@@ -36,11 +39,14 @@ def duration(seconds: float) -> str:
     return f"{secs} s"
 
 
-def shards_of(bot: CatFactBot) -> str:
-    """Which shards this process runs (the console is never sharded, whatever the settings)."""
-    if isinstance(bot, commands.AutoShardedBot):
-        return bot.settings.shards.describe()
-    return "unsharded (one process)"
+def facts_state(bot: CatFactBot) -> str:
+    """How the cat facts are doing, in a member's words."""
+    client = bot.catfacts
+    if client.ready:
+        return f"{client.ready} ready to tell"
+    if client.offline:
+        return "from my own collection for now: the cat-fact service can't be reached"
+    return "on their way: I have only just started"
 
 
 class Info(commands.Cog, name="Bot info"):
@@ -64,13 +70,11 @@ class Info(commands.Cog, name="Bot info"):
 
     @commands.hybrid_command(name="about")  # type: ignore[arg-type]  # see bot/core.py
     async def about(self, ctx: commands.Context[CatFactBot]) -> None:
-        """Show the bot's version, uptime, load and where its facts come from."""
+        """Show the bot's version, uptime and what it has done."""
         await ctx.send(embed=self.about_embed())
 
     def about_embed(self) -> discord.Embed:
         bot = self.bot
-        client = bot.catfacts
-        served = client.stats.served
         embed = discord.Embed(
             title="About this bot",
             description=f"catfact-bot {__version__}: cat facts and exact arithmetic.",
@@ -79,16 +83,9 @@ class Info(commands.Cog, name="Bot info"):
         uptime = asyncio.get_running_loop().time() - bot.started_at
         embed.add_field(name="Uptime", value=duration(uptime))
         embed.add_field(name="Servers", value=str(len(bot.guilds)))
-        embed.add_field(name="Shards", value=shards_of(bot))
         embed.add_field(name="Commands answered", value=str(bot.commands_answered))
-        embed.add_field(name="Facts served", value=str(sum(served.values())))
-        embed.add_field(
-            name="Fact sources",
-            value=", ".join(f"{source.value} {served[source]}" for source in Served),
-        )
-        health = ", ".join(f"{name} {state}" for name, state in client.health().items())
-        embed.add_field(name="Upstream", value=health or "none configured (offline facts only)")
-        embed.add_field(name="Facts ready", value=str(client.ready))
+        embed.add_field(name="Facts told", value=str(sum(bot.catfacts.stats.served.values())))
+        embed.add_field(name="Cat facts", value=facts_state(bot), inline=False)
         return embed
 
 

@@ -73,6 +73,7 @@ class FakeProvider:
         self.handler: Handler = self.default()
         self.requests = 0
         self.queries: list[str] = []
+        self.user_agents: list[str] = []
         """Each request's path and query string, in order."""
         self.times: list[float] = []
         """When each request arrived, on the event loop's clock."""
@@ -104,6 +105,7 @@ class FakeProvider:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.requests += 1
         self.queries.append(request.path_qs)
+        self.user_agents.append(request.headers.get("User-Agent", ""))
         self.times.append(asyncio.get_running_loop().time())
         assert request.transport is not None
         self.connections.add(request.transport.get_extra_info("peername"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from bot.settings import Settings
 from tests.fakes import REPO, env_example_variables
@@ -14,10 +15,10 @@ def test_procfile_runs_the_bot_as_a_worker() -> None:
 
 def test_app_json_asks_for_the_token_and_starts_one_worker() -> None:
     app = json.loads((REPO / "app.json").read_text())
-    assert app["env"]["DISCORD_TOKEN"] == {
-        "description": app["env"]["DISCORD_TOKEN"]["description"],
-        "required": True,
-    }
+    token = app["env"]["DISCORD_TOKEN"]
+    assert sorted(token) == ["description", "required"]  # no default value: each bot has its own
+    assert token["required"] is True
+    assert "Bot" in token["description"]
     assert app["formation"] == {"worker": {"quantity": 1, "size": "basic"}}
     assert app["buildpacks"] == [{"url": "heroku/python"}]
 
@@ -35,3 +36,34 @@ def test_the_python_version_is_one_heroku_and_these_tests_share() -> None:
 
     pinned = (REPO / ".python-version").read_text().strip()
     assert pinned == f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+TEST_TOOLS = {"dpytest", "pytest", "pytest-asyncio", "iniconfig", "pluggy", "pygments"}
+
+
+def pinned(path: Path) -> dict[str, str]:
+    """``name == version`` lines of a requirements file (names in lower case), without its -r
+    includes."""
+    pins = {}
+    for line in path.read_text().splitlines():
+        requirement = line.split("#")[0].strip()
+        if requirement and not requirement.startswith("-"):
+            name, _, version = requirement.partition("==")
+            pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def test_a_production_install_holds_no_test_tooling() -> None:
+    runtime = (REPO / "requirements.txt").read_text()
+    assert "\n-r " not in f"\n{runtime}"  # Heroku installs this file and nothing it includes
+    assert not TEST_TOOLS & set(pinned(REPO / "requirements.txt"))
+    assert set(pinned(REPO / "requirements-console.txt")) >= TEST_TOOLS
+
+
+def test_every_requirement_is_pinned_to_one_version_once() -> None:
+    seen: dict[str, str] = {}
+    for path in sorted(REPO.glob("requirements*.txt")):
+        for name, version in pinned(path).items():
+            assert version, f"{name} in {path.name} has no pinned version"
+            assert name not in seen, f"{name} is pinned in both {seen[name]} and {path.name}"
+            seen[name] = path.name

@@ -184,6 +184,12 @@ class CatFactClient:
         return 0 if self._pool is None else len(self._pool.collection)
 
     @property
+    def offline(self) -> bool:
+        """True when a fact asked for now would come from the bundled collection: nothing is in
+        memory and no fetch is in flight to wait for."""
+        return self._pool is None and (self._fill is None or self._fill.done())
+
+    @property
     def source(self) -> str | None:
         """The provider the facts in memory came from; None before the first fill."""
         return None if self._pool is None else self._pool.collection.source

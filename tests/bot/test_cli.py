@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import signal
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -439,3 +440,48 @@ def test_the_console_names_a_retired_setting_too_when_its_log_shows_warnings(
     )
     assert finished.out == "2\n"
     assert "CATFACT_BATCH_SIZE is set, but it no longer has any effect" in finished.err
+
+
+def test_without_the_console_tools_the_console_says_in_one_line_how_to_get_them(
+    shell: Shell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A production install has no dpytest: importing the console fails as it would there.
+    monkeypatch.setitem(sys.modules, "bot.console", None)
+    finished = shell.run("--console", stdin="!add 1 1\n")
+    assert finished.code == ExitCode.CONSOLE_UNAVAILABLE
+    assert finished.out == ""
+    [line] = finished.err.splitlines()
+    assert line.startswith(
+        "error: the offline console needs dpytest, which a production install leaves out: run "
+        "`make console`, or `pip install -r requirements-console.txt`"
+    )
+
+
+def test_as_owner_applies_to_the_console_only(shell: Shell) -> None:
+    with pytest.raises(SystemExit) as exited:
+        shell.run("--as-owner")
+    assert exited.value.code == ExitCode.USAGE
+    assert "--as-owner only applies to the console" in shell.capsys.readouterr().err
+
+
+def test_every_bad_setting_is_printed_on_its_own_error_line(shell: Shell) -> None:
+    finished = shell.run("--console", env={"CATFACT_TIMEOUT": "soon", "LOG_LEVEL": "LOUD"})
+    assert finished.code == ExitCode.CONFIG
+    assert [line.split()[:2] for line in finished.err.splitlines()] == [
+        ["error:", "CATFACT_TIMEOUT"],
+        ["error:", "LOG_LEVEL"],
+    ]
+
+
+def test_connecting_never_imports_the_console_or_test_tools(tmp_path: Path) -> None:
+    # What production runs, in a fresh interpreter: the CLI and the bot, with no test tooling.
+    code = (
+        "import sys, bot.cli, bot.core, cogs.admin, cogs.arithmetic, cogs.catfact, cogs.info\n"
+        "tools = ('discord.ext.test', 'pytest', 'pytest_asyncio', 'bot.console')\n"
+        "print(sorted(name for name in tools if name in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert result.stdout == "[]\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 import io
 import logging
 import os
@@ -17,6 +18,7 @@ from pathlib import Path
 import discord
 import pytest
 from aiohttp import web
+from discord.ext import commands
 
 from bot.console import MAX_LINE_LENGTH, PROMPT, read_lines, render, run_console
 from bot.settings import Settings
@@ -169,12 +171,16 @@ class TestReadLines:
         assert await collect(read_lines(pipe[0])) == []
 
 
-async def run_in_process(text: str, settings: Settings, *, interactive: bool = False) -> str:
+async def run_in_process(
+    text: str, settings: Settings, *, interactive: bool = False, as_owner: bool = False
+) -> str:
     read_fd, write_fd = os.pipe()
     feed(write_fd, text.encode())
     output = io.StringIO()
     try:
-        await run_console(settings, input_fd=read_fd, output=output, interactive=interactive)
+        await run_console(
+            settings, input_fd=read_fd, output=output, interactive=interactive, as_owner=as_owner
+        )
     finally:
         os.close(read_fd)
     return output.getvalue()
@@ -209,6 +215,26 @@ class TestConsoleInProcess:
         assert (
             await run_in_process("!sync\n", settings) == "Only the bot's owner can use `!sync`.\n"
         )
+
+    async def test_as_the_owner_sync_status_and_reload_can_be_tried(
+        self, settings: Settings
+    ) -> None:
+        out = await run_in_process(
+            "!sync\n!sync guild\n!sync clear\n!reload arithmetic\n!status\n!add 1 1\n",
+            settings,
+            as_owner=True,
+        )
+        lines = out.splitlines()
+        commands = "/about, /add, /catfact, /ping, /sub"
+        assert lines[:4] == [
+            f"Synced 5 slash commands globally: {commands}.",
+            f"Synced 5 slash commands to this server: {commands}.",
+            "Synced 0 slash commands to this server.",
+            "Reloaded `cogs.arithmetic`.",
+        ]
+        assert lines[4] == "[Status of this process]"
+        assert "Cogs: loaded: admin, arithmetic, catfact, info" in lines
+        assert lines[-1] == "2"
 
     async def test_ping_shows_the_reply_and_then_its_edit(self, settings: Settings) -> None:
         reply, edit = (await run_in_process("!ping\n", settings)).splitlines()
@@ -363,3 +389,20 @@ async def test_a_signal_during_a_hanging_fetch_still_exits_cleanly(
     assert process.returncode == 0
     assert stderr == b""
     assert stdout == b""  # the command was cut short, not answered with a half-made reply
+
+
+def test_the_private_apis_the_console_relies_on_still_exist() -> None:
+    """The console's only private calls (see ``start_simulated``): if an upgrade of discord.py
+    or dpytest removes one, this names it, instead of a puzzling failure elsewhere."""
+    assert inspect.iscoroutinefunction(commands.Bot._async_setup_hook), (
+        "discord.py no longer has Client._async_setup_hook: update bot.console.start_simulated"
+    )
+    state = discord.Client(intents=discord.Intents.none())._connection
+    assert hasattr(state, "application_id"), (
+        "discord.py's ConnectionState has no application_id: update bot.console.start_simulated"
+    )
+    for route in ("bulk_upsert_global_commands", "bulk_upsert_guild_commands"):
+        parameters = inspect.signature(getattr(discord.http.HTTPClient, route)).parameters
+        assert "payload" in parameters, (
+            f"discord.py's HTTPClient has no {route}: update bot.console.simulate_command_sync"
+        )

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from discord.ext import commands
 
-from bot.core import CatFactBot, ShardedCatFactBot, discover_extensions, make_bot
+from bot.core import USER_AGENT, CatFactBot, ShardedCatFactBot, discover_extensions, make_bot
 from bot.facts import CatFactClient
 from bot.help import BotHelp
 from bot.settings import Settings
@@ -60,9 +60,7 @@ def test_discovery_of_the_real_cogs_package() -> None:
 async def test_a_broken_extension_is_logged_and_the_others_load(
     fake_cogs: str, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    bot = CatFactBot(settings, extensions=discover_extensions(fake_cogs))
-    await bot._async_setup_hook()
-    try:
+    async with CatFactBot(settings, extensions=discover_extensions(fake_cogs)) as bot:
         with caplog.at_level(logging.ERROR, logger="bot.core"):
             await bot.setup_hook()
         assert {c.name for c in bot.commands} >= {"alpha", "beta"}
@@ -70,15 +68,13 @@ async def test_a_broken_extension_is_logged_and_the_others_load(
         [record] = caplog.records
         assert "fakecogs.broken" in record.getMessage()
         assert record.exc_info is not None
-    finally:
-        await bot.close()
 
 
 async def test_setup_hook_creates_one_session_and_close_closes_it(
     settings: Settings, meowfacts: FakeMeowfacts
 ) -> None:
     bot = CatFactBot(settings, extensions=[])
-    await bot._async_setup_hook()
+    await bot.__aenter__()  # what `async with bot` does first (the test closes it by hand)
     await bot.setup_hook()
     client = bot.catfacts
     assert isinstance(client, CatFactClient)
@@ -87,20 +83,13 @@ async def test_setup_hook_creates_one_session_and_close_closes_it(
         settings.catfact_timeout,
         settings.catfact_refresh,
     )
-    session = client._session
-    assert isinstance(session, aiohttp.ClientSession)
-    assert session.timeout.total is not None  # an explicit ceiling, never "wait forever"
-    connector = session.connector
-    assert isinstance(connector, aiohttp.TCPConnector)
-    assert (connector.limit, connector.limit_per_host) == (20, 4)
-    assert connector.use_dns_cache
     for _ in range(1000):  # let the loop run (no time passes) until the fill has landed
         if client.ready:
             break
         await asyncio.sleep(0)
     assert client.ready == len(FACTS)  # filled at start-up, before anyone asked
-    await bot.close()
-    assert session.closed
+    assert meowfacts.user_agents == [USER_AGENT]  # through the bot's own session
+    await bot.close()  # the session too: the no_leaks fixture fails a test that leaves one open
     await asyncio.sleep(2 * settings.catfact_refresh)
     assert meowfacts.requests == 1  # and no refresh after the close
 
@@ -119,12 +108,40 @@ async def test_one_session_serves_every_refresh_over_one_connection(
 
 async def test_a_client_handed_in_is_used_and_left_to_its_owner(settings: Settings) -> None:
     client = AsyncMock(spec=CatFactClient)
-    bot = CatFactBot(settings, catfacts=client, extensions=[])
-    await bot._async_setup_hook()
-    await bot.setup_hook()
-    assert bot.catfacts is client
-    assert bot._session is None
-    await bot.close()
+    async with CatFactBot(settings, catfacts=client, extensions=[]) as bot:
+        await bot.setup_hook()
+        assert bot.catfacts is client
+    client.start.assert_not_called()
+    client.aclose.assert_not_awaited()
+
+
+async def test_the_session_is_closed_even_when_stopping_the_client_fails(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed: list[aiohttp.ClientSession] = []
+    close_session = aiohttp.ClientSession.close
+
+    async def recording_close(session: aiohttp.ClientSession) -> None:
+        closed.append(session)
+        await close_session(session)
+
+    monkeypatch.setattr(aiohttp.ClientSession, "close", recording_close)
+
+    async def run_with_a_client_that_fails_to_stop() -> None:
+        async with CatFactBot(settings, extensions=[]) as bot:
+            await bot.setup_hook()
+            stop = bot.catfacts.aclose
+
+            async def broken_stop() -> None:
+                await stop()
+                raise RuntimeError("a bug in stopping")
+
+            monkeypatch.setattr(bot.catfacts, "aclose", broken_stop)
+
+    with pytest.raises(RuntimeError, match="a bug in stopping"):
+        await run_with_a_client_that_fails_to_stop()
+    [session] = closed
+    assert session.closed
 
 
 def test_the_client_is_not_available_before_setup(settings: Settings) -> None:
@@ -136,7 +153,7 @@ async def test_slash_commands_are_not_synced_at_start_up(settings: Settings) -> 
     bot = CatFactBot(settings)
     sync = AsyncMock()
     bot.tree.sync = sync  # type: ignore[method-assign]
-    await bot._async_setup_hook()
+    await bot.__aenter__()  # what `async with bot` does first (the test closes it by hand)
     await bot.setup_hook()
     try:
         assert {c.name for c in bot.tree.get_commands()} == {

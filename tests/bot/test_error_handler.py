@@ -12,7 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core import CatFactBot
-from bot.error_handler import UNEXPECTED, ErrorHandler, echo, unwrap
+from bot.error_handler import UNEXPECTED, ErrorHandler, unwrap
 from tests.fakes import interaction_context
 
 
@@ -44,7 +44,7 @@ async def test_a_slash_invocation_error_is_unwrapped_and_answered(mocked_bot: Ca
     ctx = slash_context(mocked_bot)
     app_error = app_commands.CommandInvokeError(APP_COMMAND, RuntimeError("bug"))
     await handler.on_command_error(ctx, commands.HybridCommandError(app_error))
-    ctx.send.assert_awaited_once_with(UNEXPECTED)
+    ctx.send.assert_awaited_once_with(UNEXPECTED, ephemeral=True)
 
 
 async def test_a_reply_that_cannot_be_sent_is_logged_not_raised(
@@ -66,7 +66,7 @@ async def test_other_check_failures_say_the_command_cannot_be_used_here(
     assert isinstance(handler, ErrorHandler)
     ctx = slash_context(mocked_bot)
     await handler.on_command_error(ctx, commands.NoPrivateMessage())
-    ctx.send.assert_awaited_once_with("You can't use `/catfact` here.")
+    ctx.send.assert_awaited_once_with("You can't use `/catfact` here.", ephemeral=True)
 
 
 @pytest.mark.parametrize(("retry_after", "seconds"), [(4.2, 5), (0.01, 1), (3.0, 3)])
@@ -80,7 +80,9 @@ async def test_a_cooldown_says_when_to_try_again_in_whole_seconds(
     await handler.on_command_error(
         ctx, commands.CommandOnCooldown(cooldown, retry_after, commands.BucketType.user)
     )
-    ctx.send.assert_awaited_once_with(f"Easy there! You can use `/catfact` again in {seconds} s.")
+    ctx.send.assert_awaited_once_with(
+        f"Easy there! You can use `/catfact` again in {seconds} s.", ephemeral=True
+    )
 
 
 # Two commands shaped unlike any the bot has today, to check the slash usage for any future one.
@@ -109,4 +111,4 @@ async def test_a_missing_slash_option_is_named_with_every_option_of_the_command(
     ctx = interaction_context(command)
     error = commands.MissingRequiredArgument(command.clean_params[missing])
     await handler.on_command_error(ctx, error)
-    ctx.send.assert_awaited_once_with(reply)
+    ctx.send.assert_awaited_once_with(reply, ephemeral=True)

@@ -37,7 +37,7 @@ plain_numbers = st.from_regex(
     ("token", "problem"),
     [
         ("abc", Problem.NOT_A_NUMBER),
-        ("1e3", Problem.NOT_A_NUMBER),
+        ("1e3", Problem.EXPONENT),
         ("", Problem.NOT_A_NUMBER),
         ("-", Problem.NOT_A_NUMBER),
         (".", Problem.NOT_A_NUMBER),
@@ -162,7 +162,12 @@ def test_any_text_gives_an_exact_result_or_an_operand_error(text: str) -> None:
         error = caught
     if error is not None:  # ... and it points at the culprit
         tokens = text.split()
-        if error.problem in {Problem.NOT_A_NUMBER, Problem.NOT_FINITE, Problem.TOO_LONG}:
+        if error.problem in {
+            Problem.NOT_A_NUMBER,
+            Problem.NOT_FINITE,
+            Problem.EXPONENT,
+            Problem.TOO_LONG,
+        }:
             assert error.token in tokens
         elif error.problem is Problem.TOO_FEW:
             assert len(tokens) < 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 import pytest
 
@@ -39,7 +40,7 @@ def test_every_variable_read_is_documented_in_env_example() -> None:
     read: list[str] = []
 
     class Recorder(dict[str, str]):
-        def get(self, key: str, default: object = None) -> object:
+        def get(self, key: str, default: Any = None) -> Any:
             read.append(key)
             return default
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import bot.sharding
 from bot.core import ShardedCatFactBot
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings
 from bot.sharding import (
     CONNECT_ALLOWANCE,
     IDENTIFY_WINDOW,
@@ -113,7 +113,7 @@ def test_sharded_is_whether_a_count_is_set() -> None:
     ],
 )
 def test_rejected(count: str | None, ids: str | None, variable: str, fragment: str) -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(ValueError, match=r"^SHARD_") as caught:
         parse_shard_plan(count, ids)
     message = str(caught.value)
     assert message.startswith(variable)
@@ -143,7 +143,7 @@ def test_rejected(count: str | None, ids: str | None, variable: str, fragment: s
 def test_the_operator_is_told_exactly_how_to_fix_the_shard_settings(
     count: str | None, ids: str, message: str
 ) -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(ValueError, match=r"^SHARD_") as caught:
         parse_shard_plan(count, ids)
     assert str(caught.value) == message
 
@@ -159,7 +159,7 @@ def test_the_operator_is_told_exactly_how_to_fix_the_shard_settings(
     ],
 )
 def test_error_messages_echo_a_bounded_part_of_the_value(count: str, ids: str | None) -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(ValueError, match=r"^SHARD_") as caught:
         parse_shard_plan(count, ids)
     message = str(caught.value)
     assert len(message) < 250

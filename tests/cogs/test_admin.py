@@ -13,7 +13,11 @@ import pytest
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core import CatFactBot
+from bot.core import CatFactBot, make_bot
+from bot.settings import Settings
+from cogs.admin import shards_of, status_embed
+from tests.conftest import running_bot
+from tests.fakes import FACTS, FakeCatfactNinja, FakeMeowfacts
 
 
 def app_command(name: str) -> MagicMock:
@@ -123,7 +127,8 @@ async def test_help_shows_sync_to_the_owner_only(
     await dpytest.message("!help sync", member=owner)
     assert "!sync [global|guild|clear]" in dpytest.get_message().content
     await dpytest.message("!help sync", member=alice)
-    assert dpytest.verify().message().content("There is no command called `sync`.")
+    # the same words as `!sync` itself answers alice with
+    assert dpytest.verify().message().content("Only the bot's owner can use `!sync`.")
 
 
 # --- !reload -------------------------------------------------------------------------------------
@@ -221,7 +226,11 @@ async def test_reload_without_a_cog_name_says_what_is_missing(
 ) -> None:
     with pytest.raises(commands.MissingRequiredArgument):
         await dpytest.message("!reload", member=owner)
-    assert dpytest.verify().message().content("`name` is missing. Usage: `!reload <cog>`")
+    assert (
+        dpytest.verify()
+        .message()
+        .content("`name` is missing. Usage: `!reload <cog>`, e.g. `!reload catfact`")
+    )
 
 
 async def test_only_the_owner_may_reload(bot: CatFactBot, alice: discord.Member) -> None:
@@ -248,3 +257,92 @@ async def test_a_cog_that_failed_at_start_up_can_be_loaded_once_fixed(
     assert "latecogs.greeter" not in bot.failed_extensions
     await dpytest.message("!greet")
     assert dpytest.verify().message().content("better late")
+
+
+# --- !status -------------------------------------------------------------------------------------
+
+
+def status_fields(embed: discord.Embed) -> dict[str, str]:
+    return {field.name or "": field.value or "" for field in embed.fields}
+
+
+async def test_status_gives_the_owner_what_about_leaves_out(
+    bot: CatFactBot, owner: discord.Member
+) -> None:
+    await bot.catfacts.refresh()
+    await dpytest.message("!catfact")
+    await dpytest.empty_queue()
+    await dpytest.message("!status", member=owner)
+    embed = dpytest.get_embed()
+    assert embed.title == "Status of this process"
+    assert status_fields(embed) == {
+        "Shards": "unsharded (one process)",
+        "Providers": "meowfacts healthy",
+        "Facts in memory": f"{len(FACTS)} from meowfacts",
+        "Facts served": "from memory 1, after waiting for the first fetch 0, offline 0",
+        "Fetches": "1 requests, 0 failed, 1 collections",
+        "Cogs": "loaded: admin, arithmetic, catfact, info",
+    }
+
+
+async def test_status_is_for_the_owner_only(bot: CatFactBot, alice: discord.Member) -> None:
+    with pytest.raises(commands.NotOwner):
+        await dpytest.message("!status", member=alice)
+    assert dpytest.verify().message().content("Only the bot's owner can use `!status`.")
+
+
+async def test_status_shows_a_provider_that_is_failing_then_down(
+    bot: CatFactBot, owner: discord.Member
+) -> None:
+    [breaker] = bot.catfacts.breakers
+    breaker.record_failure()
+    await dpytest.message("!status", member=owner)
+    assert status_fields(dpytest.get_embed())["Providers"] == "meowfacts failing (1 in a row)"
+    for _ in range(breaker.threshold):
+        breaker.record_failure()
+    await dpytest.message("!status", member=owner)
+    assert status_fields(dpytest.get_embed())["Providers"] == "meowfacts down"
+
+
+async def test_status_lists_every_provider_in_failover_order_or_none(
+    meowfacts: FakeMeowfacts, ninja: FakeCatfactNinja
+) -> None:
+    settings = Settings(
+        catfact_providers=(("catfact.ninja", ninja.url), ("meowfacts", meowfacts.url)),
+        catfact_cooldown=0,
+    )
+    for providers, shown in [
+        (settings, "catfact.ninja healthy, meowfacts healthy"),
+        (Settings(catfact_providers=()), "none configured (offline facts only)"),
+    ]:
+        async with running_bot(providers) as test_bot:
+            embed = status_embed(test_bot)
+            assert status_fields(embed)["Providers"] == shown
+            assert status_fields(embed)["Facts in memory"] == "none yet"
+
+
+async def test_status_names_a_cog_that_failed_to_load_and_why(
+    settings: Settings, greeter_in: Callable[[str, str], Path]
+) -> None:
+    greeter_in("brokencogs", "raise RuntimeError('no database')\n")
+    async with running_bot(settings, extensions=["cogs.admin", "brokencogs.greeter"]) as test_bot:
+        assert status_fields(status_embed(test_bot))["Cogs"] == (
+            "loaded: admin\nfailed: brokencogs.greeter (`RuntimeError: no database`)"
+        )
+
+
+@pytest.mark.parametrize(
+    ("env", "text"),
+    [
+        ({}, "unsharded (one process)"),
+        ({"SHARD_COUNT": "16"}, "all 16 shards"),
+        ({"SHARD_COUNT": "16", "SHARD_IDS": "0-3,8"}, "shards 0-3, 8 of 16"),
+    ],
+)
+def test_status_names_the_shards_of_this_process(env: dict[str, str], text: str) -> None:
+    assert shards_of(make_bot(Settings.from_env(env))) == text
+
+
+def test_a_bot_that_is_not_sharded_says_so_whatever_the_settings() -> None:
+    settings = Settings.from_env({"SHARD_COUNT": "16"})
+    assert shards_of(CatFactBot(settings)) == "unsharded (one process)"

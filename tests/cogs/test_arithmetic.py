@@ -51,7 +51,24 @@ async def test_arithmetic_is_exact(bot: CatFactBot, message: str, reply: str) ->
     [
         ("!add two 3", f"`two` isn't a number. {ADD_USAGE}"),
         ("!sub 10 four", f"`four` isn't a number. {SUB_USAGE}"),
-        ("!add 1e5 1", f"`1e5` isn't a number. {ADD_USAGE}"),
+        (
+            "!add 1e5 1",
+            f"`1e5` has an exponent, which I don't read: write it as `100000`. {ADD_USAGE}",
+        ),
+        (
+            "!add 2.5E-3 1",
+            f"`2.5E-3` has an exponent, which I don't read: write it as `0.0025`. {ADD_USAGE}",
+        ),
+        (
+            "!add 1e99 1",
+            f"`1e99` has an exponent, which I don't read: write it as digits, without the "
+            f"exponent. {ADD_USAGE}",
+        ),
+        ("!add abc", f"`abc` isn't a number. {ADD_USAGE}"),
+        (
+            "!add " + "9" * 3995,
+            f"`{'9' * 20}…` is too long: a number can have at most 50 characters. {ADD_USAGE}",
+        ),
         ("!add 1,5 2", f"`1,5` isn't a number. {ADD_USAGE}"),
         ("!add 0x10 1", f"`0x10` isn't a number. {ADD_USAGE}"),
         ("!add 1_000 1", f"`1_000` isn't a number. {ADD_USAGE}"),
@@ -120,8 +137,8 @@ async def test_help_lists_every_command_with_one_line(bot: CatFactBot) -> None:
     await dpytest.message("!help")
     text = dpytest.get_message().content
     for line in (
-        "add     Add numbers: !add 2 3 gives 5.",
-        "sub     Subtract the rest from the first number: !sub 10 4 gives 6.",
+        "add     Add two or more numbers, exactly.",
+        "sub     Subtract the other numbers from the first, exactly.",
         "catfact Tell a random cat fact.",
         "help    Shows this message",
     ):
@@ -144,7 +161,7 @@ async def test_help_for_a_category_lists_its_commands(bot: CatFactBot) -> None:
     await dpytest.message("!help Arithmetic")
     text = dpytest.get_message().content
     assert "Exact decimal arithmetic: 0.1 + 0.2 is 0.3 here." in text
-    assert "sub Subtract the rest from the first number" in text
+    assert "sub Subtract the other numbers from the first, exactly." in text
 
 
 async def test_help_for_a_subcommand_that_does_not_exist(bot: CatFactBot) -> None:
@@ -185,7 +202,9 @@ async def test_slash_errors_show_the_slash_usage(bot: CatFactBot) -> None:
     with pytest.raises(commands.BadArgument) as caught:
         await call_slash(bot, "add", ctx, numbers="two 3")
     await handler.on_command_error(ctx, caught.value)  # what discord.py dispatches next
-    ctx.send.assert_awaited_once_with("`two` isn't a number. Usage: `/add numbers: 2 3`")
+    ctx.send.assert_awaited_once_with(
+        "`two` isn't a number. Usage: `/add numbers: 2 3`", ephemeral=True
+    )
 
 
 @pytest.mark.parametrize("name", ["add", "sub"])
@@ -223,4 +242,5 @@ async def test_help_for_one_command_shows_its_usage(bot: CatFactBot) -> None:
     await dpytest.message("!help sub")
     text = dpytest.get_message().content
     assert "!sub <number> <number> [more numbers...]" in text
-    assert "Subtract the rest from the first number: !sub 10 4 gives 6." in text
+    assert "Subtract the other numbers from the first, exactly." in text
+    assert "Example: !sub 10 4 gives 6." in text

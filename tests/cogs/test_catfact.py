@@ -15,7 +15,7 @@ import pytest_asyncio
 from discord.ext import commands
 
 from bot.core import CatFactBot
-from bot.error_handler import UNEXPECTED
+from bot.error_handler import UNEXPECTED, ErrorHandler
 from bot.facts import Fact
 from bot.facts.offline import FACTS as OFFLINE_FACTS
 from bot.settings import Settings
@@ -172,6 +172,53 @@ async def test_after_the_cooldown_the_next_catfact_is_answered(
     await asyncio.sleep(0.2)  # past the 10 s (discord.py ends a cooldown just after its length)
     await dpytest.message("!catfact")
     assert fake_catfacts.get_fact.await_count == 2
+
+
+async def test_spam_inside_the_cooldown_is_answered_once_then_met_with_silence(
+    cooled_bot: CatFactBot, fake_catfacts: AsyncMock
+) -> None:
+    await dpytest.message("!catfact")
+    assert dpytest.get_embed().title == EMBED_TITLE
+    for _ in range(5):
+        await asyncio.sleep(1)
+        with pytest.raises(commands.CommandOnCooldown):
+            await dpytest.message("!catfact")
+    assert dpytest.verify().message().content("Easy there! You can use `!catfact` again in 9 s.")
+    assert dpytest.verify().message().nothing()  # the other four got no reply
+    await asyncio.sleep(5.5)  # the cooldown is over: a fact, and the next refusal is said again
+    await dpytest.message("!catfact")
+    assert dpytest.get_embed().title == EMBED_TITLE
+    with pytest.raises(commands.CommandOnCooldown):
+        await dpytest.message("!catfact")
+    assert dpytest.verify().message().content("Easy there! You can use `!catfact` again in 10 s.")
+    assert fake_catfacts.get_fact.await_count == 2
+
+
+async def test_the_notice_is_per_user_too(cooled_bot: CatFactBot) -> None:
+    first, second = dpytest.get_config().members[:2]
+    for member in (first, second):
+        await dpytest.message("!catfact", member=member)
+        dpytest.get_embed()
+    for member in (first, second):
+        with pytest.raises(commands.CommandOnCooldown):
+            await dpytest.message("!catfact", member=member)
+        assert dpytest.verify().message().contains().content("Easy there!")
+
+
+async def test_a_slash_refusal_is_always_answered_but_only_to_the_asker(
+    cooled_bot: CatFactBot,
+) -> None:
+    # An interaction must be answered (else Discord shows "the application did not respond");
+    # an ephemeral reply is seen by the asker alone, so it is no spam.
+    handler = cooled_bot.get_cog("ErrorHandler")
+    assert isinstance(handler, ErrorHandler)
+    error = commands.CommandOnCooldown(commands.Cooldown(1, 10), 4.0, commands.BucketType.user)
+    for _ in range(2):
+        ctx = interaction_context(cooled_bot.get_command("catfact"))
+        await handler.on_command_error(ctx, error)
+        ctx.send.assert_awaited_once_with(
+            "Easy there! You can use `/catfact` again in 4 s.", ephemeral=True
+        )
 
 
 async def test_a_one_second_cooldown_is_kept_too(
