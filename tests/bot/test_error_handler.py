@@ -12,7 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core import CatFactBot
-from bot.error_handler import UNEXPECTED, ErrorHandler, unwrap
+from bot.error_handler import UNEXPECTED, CooldownNotices, ErrorHandler, unwrap
 from tests.fakes import interaction_context
 
 
@@ -112,3 +112,22 @@ async def test_a_missing_slash_option_is_named_with_every_option_of_the_command(
     error = commands.MissingRequiredArgument(command.clean_params[missing])
     await handler.on_command_error(ctx, error)
     ctx.send.assert_awaited_once_with(reply, ephemeral=True)
+
+
+def test_a_cooldown_notice_is_given_once_per_user_command_and_cooldown() -> None:
+    notices = CooldownNotices()
+    assert notices.first("catfact", 1, now=100.0, retry_after=10.0)
+    assert not notices.first("catfact", 1, now=105.0, retry_after=5.0)  # still the same cooldown
+    assert notices.first("catfact", 2, now=105.0, retry_after=10.0)  # another user
+    assert notices.first("add", 1, now=105.0, retry_after=10.0)  # another command
+    assert notices.first("catfact", 1, now=110.0, retry_after=10.0)  # a new cooldown
+
+
+def test_the_notices_kept_are_bounded_forgetting_finished_cooldowns_first() -> None:
+    notices = CooldownNotices(limit=2)
+    assert notices.first("catfact", 1, now=0.0, retry_after=5.0)
+    assert notices.first("catfact", 2, now=0.0, retry_after=50.0)
+    assert notices.first("catfact", 3, now=10.0, retry_after=50.0)  # user 1's is over: forgotten
+    assert not notices.first("catfact", 2, now=10.0, retry_after=40.0)  # user 2's is kept
+    assert notices.first("catfact", 4, now=20.0, retry_after=50.0)  # all running: the oldest goes
+    assert notices.first("catfact", 2, now=20.0, retry_after=30.0)  # (it was user 2's)

@@ -12,6 +12,7 @@ from discord.ext import commands
 from bot.core import CatFactBot
 from bot.error_handler import ErrorHandler
 from bot.settings import Settings
+from tests.conftest import running_bot
 from tests.fakes import call_slash, interaction_context
 
 ADD_USAGE = "Usage: `!add <number> <number> [more numbers...]`, e.g. `!add 2 3`"
@@ -244,3 +245,42 @@ async def test_help_for_one_command_shows_its_usage(bot: CatFactBot) -> None:
     assert "!sub <number> <number> [more numbers...]" in text
     assert "Subtract the other numbers from the first, exactly." in text
     assert "Example: !sub 10 4 gives 6." in text
+
+
+async def test_help_has_no_entry_for_a_hidden_command(bot: CatFactBot) -> None:
+    @commands.command(name="secret", hidden=True)
+    async def secret(ctx: commands.Context[CatFactBot]) -> None:
+        """Not for everyone."""
+
+    bot.add_command(secret)
+    await dpytest.message("!help secret")
+    assert dpytest.verify().message().content("There is no command called `secret`.")
+
+
+async def test_help_for_a_command_without_a_description_shows_its_usage_and_example(
+    bot: CatFactBot,
+) -> None:
+    @commands.command(name="echo", usage="<word>", extras={"example": "meow"})
+    async def echo(ctx: commands.Context[CatFactBot], word: str) -> None:
+        pass
+
+    bot.add_command(echo)
+    await dpytest.message("!help echo")
+    assert dpytest.get_message().content == "```\n!echo <word>\n\nExample: !echo meow.\n\n```"
+
+
+async def test_help_uses_the_prefix_the_bot_is_configured_with(settings: Settings) -> None:
+    async with running_bot(dataclasses.replace(settings, command_prefix="?")):
+        await dpytest.message("?help add")
+        text = dpytest.get_message().content
+        assert "?add <number> <number> [more numbers...]" in text
+        assert "Example: ?add 2 3 gives 5." in text
+        assert "!" not in text
+
+
+async def test_slash_descriptions_name_no_prefix(bot: CatFactBot) -> None:
+    # The first line of a hybrid command's help is also its description in Discord's slash menu.
+    for command in bot.tree.get_commands():
+        assert isinstance(command, discord.app_commands.Command)
+        assert "!" not in command.description
+        assert "{prefix}" not in command.description
