@@ -60,14 +60,14 @@ repeat: $(VENV)/.dev ## The suite three times over in one process, shuffled: not
 	$(PY) -m pytest --no-cov --count=3 --repeat-scope=session
 
 stress: $(VENV)/.dev ## The suite 10 times from a fresh clone of HEAD, shuffled, every core kept busy
-	$(PY) -m tests.stress
+	$(PY) -m bench.stress $(if $(RECORD),--record)
 
 mutation: $(VENV)/.mutation ## Mutation testing of bot/ and cogs/ (mutmut; ~25 min on 2 cores)
 	rm -rf mutants
 	$(VENV)/bin/mutmut run
 	$(VENV)/bin/mutmut results
 	$(VENV)/bin/mutmut export-cicd-stats
-	$(PY) -m tests.mutation
+	$(PY) -m bench.mutation $(if $(RECORD),--record)
 
 bench: $(VENV)/.bench ## Benchmark !catfact against a slow local upstream; prints a table, saves a plot
 	$(PY) -m bench

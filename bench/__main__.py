@@ -48,7 +48,7 @@ from bot.facts import Served
 from bot.facts.pool import Collection, Rotation
 from bot.settings import Settings
 from cogs.catfact import OFFLINE_FOOTER
-from tests.fakes import FACTS, on_send
+from fakes import FACTS, on_send
 
 CHANNELS = ["general", "cats", "random"]
 MB = 1024 * 1024

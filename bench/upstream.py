@@ -6,7 +6,7 @@ import asyncio
 
 from aiohttp import web
 
-from tests.fakes import FakeMeowfacts
+from fakes import FakeMeowfacts
 
 
 class SlowUpstream(FakeMeowfacts):

@@ -62,7 +62,7 @@ class CommandLog(commands.Cog):
             if isinstance(ctx, TimedContext)
             else "-"
         )
-        kind = "/" if ctx.interaction is not None else ctx.clean_prefix
+        kind = ctx.clean_prefix  # discord.py sets it to "/" for a slash command
         name = ctx.command.qualified_name
         where = f"guild {ctx.guild.id}" if ctx.guild else "DM"
         log.info(

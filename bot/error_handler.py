@@ -87,12 +87,16 @@ def usage(ctx: commands.Context[CatFactBot]) -> str:
     """
     command = ctx.command
     if command is None:  # pragma: no cover - discord.py always sets it before invoking
-        return ""
+        # Equivalent mutants: unreachable: discord.py sets the command before any error
+        return ""  # pragma: no mutate
     example = command.extras.get("example")
     if ctx.interaction is not None:
         names = list(command.clean_params)
         values = [example] if example and len(names) == 1 else ["…"] * len(names)
+        # Equivalent mutants: names and values are built with the same length
+        # pragma: no mutate start
         options = " ".join(f"{name}: {value}" for name, value in zip(names, values, strict=True))
+        # pragma: no mutate end
         return f"Usage: `/{command.qualified_name} {options}`"
     call = f"{ctx.clean_prefix}{command.qualified_name}"
     text = f"Usage: `{call} {command.signature}`"
@@ -163,7 +167,11 @@ class ErrorHandler(commands.Cog):
 
     def reply_for(self, ctx: commands.Context[CatFactBot], error: BaseException) -> str:
         """The text that answers ``error`` (already unwrapped)."""
+        # Equivalent mutants: reply_for always has a command: errors without one are
+        # CommandNotFound
+        # pragma: no mutate start
         command = f"{ctx.clean_prefix}{ctx.command.qualified_name}" if ctx.command else "that"
+        # pragma: no mutate end
         if isinstance(error, OperandError):
             return f"{describe_operand_error(error)} {usage(ctx)}"
         if isinstance(error, commands.MissingRequiredArgument):

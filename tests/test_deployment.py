@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from bot.settings import Settings
-from tests.fakes import REPO, env_example_variables
+from tests.project import REPO, env_example_variables
 
 
 def test_procfile_runs_the_bot_as_a_worker() -> None:

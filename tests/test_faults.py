@@ -32,15 +32,8 @@ from bot.facts.offline import FACTS as OFFLINE_FACTS
 from bot.facts.providers import MAX_BODY_BYTES, CatFactNinja, Meowfacts
 from bot.settings import Settings
 from cogs.catfact import OFFLINE_FOOTER
+from fakes import FACTS, NINJA_FACTS, FakeCatfactNinja, FakeMeowfacts, Handler, refused_url
 from tests.conftest import running_bot
-from tests.fakes import (
-    FACTS,
-    NINJA_FACTS,
-    FakeCatfactNinja,
-    FakeMeowfacts,
-    Handler,
-    refused_url,
-)
 
 BUDGET = 1.0
 """The user's wait budget in these tests (3 s in production)."""

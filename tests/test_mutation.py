@@ -1,4 +1,5 @@
-"""``make mutation``'s verdict (``tests/mutation.py``) counts what it should."""
+"""``make mutation``'s verdict (``bench/mutation.py``) counts what it should, and every piece of
+code left unmutated says why."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import mutation
+from bench import mutation
 
 STATS = {
     "killed": 80,
@@ -42,7 +43,7 @@ def test_the_target_decides_the_exit_code(
     (tmp_path / "mutants").mkdir()
     (tmp_path / mutation.STATS).write_text(json.dumps(stats))
     monkeypatch.chdir(tmp_path)
-    assert mutation.main() == code
+    assert mutation.main([]) == code
     assert "mutation score: " in capsys.readouterr().out
 
 
@@ -50,5 +51,36 @@ def test_without_a_run_it_says_what_to_do(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    assert mutation.main() == 2
+    assert mutation.main([]) == 2
     assert "make mutation" in capsys.readouterr().err
+
+
+def test_every_piece_of_code_left_unmutated_says_why() -> None:
+    found = list(mutation.equivalents())
+    assert len(found) > 10
+    for equivalent in found:
+        assert equivalent.why, equivalent.where
+        assert equivalent.code, equivalent.where
+
+
+def test_a_pragma_without_a_reason_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "bot").mkdir()
+    (tmp_path / "cogs").mkdir()
+    (tmp_path / "bot" / "x.py").write_text("# a comment\nvalue = 1  # pragma: no mutate\n")
+    with pytest.raises(ValueError, match=r"bot/x.py:2: a no-mutate pragma without"):
+        list(mutation.equivalents(tmp_path))
+
+
+def test_the_page_lists_survivors_and_the_reasons(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    meta = tmp_path / "mutants" / "bot" / "x.py.meta"
+    meta.parent.mkdir(parents=True)
+    meta.write_text(
+        json.dumps({"exit_code_by_key": {"bot.x.x_f__mutmut_2": 0, "bot.x.x_f__mutmut_1": 1}})
+    )
+    monkeypatch.chdir(tmp_path)
+    text = mutation.page(STATS, 90.0)
+    assert "- `bot.x.x_f__mutmut_2` (`mutmut show bot.x.x_f__mutmut_2`)" in text
+    assert "x_f__mutmut_1" not in text
+    assert "| `bot/facts/pool.py:" in text

@@ -50,7 +50,8 @@ class CircuitBreaker:
         self._clock = clock
         self._failures = 0
         self._open_until: float | None = None
-        self._probing = False
+        # Equivalent mutants: _probing is only read as a truth value, so None acts as False
+        self._probing = False  # pragma: no mutate
 
     @property
     def state(self) -> State:
@@ -88,13 +89,15 @@ class CircuitBreaker:
 
     def release(self) -> None:
         """A call was abandoned before it had an outcome: let the next caller probe instead."""
-        self._probing = False
+        # Equivalent mutants: _probing is only read as a truth value, so None acts as False
+        self._probing = False  # pragma: no mutate
 
     def record_success(self) -> None:
         """The call worked: close the breaker and forget past failures."""
         self._failures = 0
         self._open_until = None
-        self._probing = False
+        # Equivalent mutants: _probing is only read as a truth value, so None acts as False
+        self._probing = False  # pragma: no mutate
 
     def record_failure(self, *, retry_after: float | None = None) -> None:
         """The call failed. Open after :attr:`threshold` in a row, or at once after a probe.
@@ -110,7 +113,8 @@ class CircuitBreaker:
             pause = retry_after
         if pause is not None:
             self._open_until = self._clock() + pause
-        self._probing = False
+        # Equivalent mutants: _probing is only read as a truth value, so None acts as False
+        self._probing = False  # pragma: no mutate
 
 
 __all__ = ["DEFAULT_COOLDOWN", "DEFAULT_THRESHOLD", "CircuitBreaker", "State", "loop_time"]

@@ -15,7 +15,7 @@ from discord.ext import commands
 from bot import activity
 from bot.activity import CommandLog
 from bot.core import CatFactBot
-from tests.fakes import interaction_context
+from fakes import interaction_context
 
 LINE = re.compile(
     r"(?P<command>\S+) by (?P<who>.+) \((?P<id>\d+)\) in (?P<where>guild \d+|DM) "

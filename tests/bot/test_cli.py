@@ -28,7 +28,7 @@ from bot.console import PROMPT
 from bot.core import CatFactBot
 from bot.logs import MASK, configure_logging
 from bot.settings import Settings
-from tests.fakes import SETTINGS_VARIABLES, TOKEN
+from tests.project import SETTINGS_VARIABLES, TOKEN
 
 
 @pytest.fixture

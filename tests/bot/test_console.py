@@ -23,7 +23,8 @@ from discord.ext import commands
 from bot.console import MAX_LINE_LENGTH, PROMPT, read_lines, render, run_console
 from bot.settings import Settings
 from cogs.catfact import OFFLINE_FOOTER
-from tests.fakes import FACTS, REPO, SETTINGS_VARIABLES, FakeMeowfacts, refused_url
+from fakes import FACTS, FakeMeowfacts, refused_url
+from tests.project import REPO, SETTINGS_VARIABLES
 
 
 def message_with(

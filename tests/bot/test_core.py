@@ -18,8 +18,8 @@ from bot.facts import CatFactClient
 from bot.help import BotHelp
 from bot.settings import Settings
 from bot.sharding import CONNECT_ALLOWANCE, IDENTIFY_WINDOW, IdentifyPacer, ShardPlan
+from fakes import FACTS, FakeClock, FakeMeowfacts
 from tests.conftest import running_bot
-from tests.fakes import FACTS, FakeClock, FakeMeowfacts
 
 
 @pytest.fixture

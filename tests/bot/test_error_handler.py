@@ -13,7 +13,7 @@ from discord.ext import commands
 
 from bot.core import CatFactBot
 from bot.error_handler import UNEXPECTED, CooldownNotices, ErrorHandler, unwrap
-from tests.fakes import interaction_context
+from fakes import interaction_context
 
 
 async def _callback(interaction: discord.Interaction) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.settings import DEFAULT_CATFACT_API_URL, Settings, SettingsError, retired_settings
-from tests.fakes import SETTINGS_VARIABLES, TOKEN, env_example_variables
+from tests.project import SETTINGS_VARIABLES, TOKEN, env_example_variables
 
 
 def test_defaults_need_no_environment_at_all() -> None:

@@ -16,8 +16,8 @@ from discord.ext import commands
 from bot.core import CatFactBot, make_bot
 from bot.settings import Settings
 from cogs.admin import shards_of, status_embed
+from fakes import FACTS, FakeCatfactNinja, FakeMeowfacts
 from tests.conftest import running_bot
-from tests.fakes import FACTS, FakeCatfactNinja, FakeMeowfacts
 
 
 def app_command(name: str) -> MagicMock:

@@ -12,8 +12,8 @@ from discord.ext import commands
 from bot.core import CatFactBot
 from bot.error_handler import ErrorHandler
 from bot.settings import Settings
+from fakes import call_slash, interaction_context
 from tests.conftest import running_bot
-from tests.fakes import call_slash, interaction_context
 
 ADD_USAGE = "Usage: `!add <number> <number> [more numbers...]`, e.g. `!add 2 3`"
 SUB_USAGE = "Usage: `!sub <number> <number> [more numbers...]`, e.g. `!sub 10 4`"

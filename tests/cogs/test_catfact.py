@@ -20,8 +20,8 @@ from bot.facts import Fact
 from bot.facts.offline import FACTS as OFFLINE_FACTS
 from bot.settings import Settings
 from cogs.catfact import EMBED_TITLE, OFFLINE_FOOTER
+from fakes import FACTS, FakeMeowfacts, call_slash, interaction_context
 from tests.conftest import running_bot, spy_on_sent_payloads
-from tests.fakes import FACTS, FakeMeowfacts, call_slash, interaction_context
 
 # --- End to end: a guild message, the real client, a local upstream ------------------------------
 

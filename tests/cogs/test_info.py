@@ -15,12 +15,8 @@ from bot.core import CatFactBot
 from bot.facts.client import Stats
 from bot.settings import Settings
 from cogs.info import duration, milliseconds
+from fakes import FACTS, call_slash, interaction_context
 from tests.conftest import running_bot
-from tests.fakes import (
-    FACTS,
-    call_slash,
-    interaction_context,
-)
 
 
 def fields(embed: discord.Embed) -> dict[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.facts.breaker import CircuitBreaker, State
-from tests.fakes import FakeClock
+from fakes import FakeClock
 
 
 def state(breaker: CircuitBreaker) -> State:

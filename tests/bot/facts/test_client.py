@@ -3,7 +3,7 @@ failover, the budget and the offline collection.
 
 Two kinds of upstream play here. Where the question is how the client survives the network
 (retries, ``Retry-After``, hangs, failover), the real HTTP path runs against the local fakes
-(:class:`~tests.fakes.FakeMeowfacts`). Where it is about waiting, order and time (a burst on a cold
+(:class:`~fakes.FakeMeowfacts`). Where it is about waiting, order and time (a burst on a cold
 start, a provider that ignores its time limit), a :class:`Scripted` provider answers without any
 I/O. Either way the event loop is fast-forwarded (``conftest.py``), so every duration asserted
 below is loop time: exact, and the same on any machine.
@@ -35,7 +35,7 @@ from bot.facts.client import (
 from bot.facts.offline import FACTS as OFFLINE_FACTS
 from bot.facts.pool import OFFLINE
 from bot.facts.providers import CatFactNinja, JsonGetter, Meowfacts, Provider, UpstreamError
-from tests.fakes import FACTS, NINJA_FACTS, FakeCatfactNinja, FakeMeowfacts
+from fakes import FACTS, NINJA_FACTS, FakeCatfactNinja, FakeMeowfacts
 
 
 class Hang:

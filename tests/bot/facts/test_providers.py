@@ -29,14 +29,7 @@ from bot.facts.providers import (
     parse_retry_after,
 )
 from bot.text import MAX_FACT_LENGTH
-from tests.fakes import (
-    CHUNKED_OVERHEAD,
-    FACTS,
-    NINJA_FACTS,
-    FakeCatfactNinja,
-    FakeMeowfacts,
-    refused_url,
-)
+from fakes import CHUNKED_OVERHEAD, FACTS, NINJA_FACTS, FakeCatfactNinja, FakeMeowfacts, refused_url
 
 SHORT = 0.2
 

@@ -1,7 +1,7 @@
-"""Fakes at the boundary: a local meowfacts server that tests script, and helpers around it.
+"""Local stand-ins for the cat-fact APIs: real HTTP servers on 127.0.0.1 that a test scripts.
 
-Tests talk to a real HTTP server on 127.0.0.1 rather than to a mocked ``aiohttp``: the client's
-real request, timeout, streaming and parsing code runs, so a bug in any of it fails a test.
+The bot's client talks to them with its real request, timeout, streaming and parsing code, so a
+bug in any of it fails a test (a mocked ``aiohttp`` would hide it).
 """
 
 from __future__ import annotations
@@ -10,34 +10,14 @@ import asyncio
 import json
 import math
 import random
-import re
 import socket
 from collections.abc import Awaitable, Callable
-from pathlib import Path
-from typing import Any, ClassVar
-from unittest.mock import AsyncMock, MagicMock
+from typing import ClassVar
 
-import discord
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from discord.ext import commands
 
 from bot.text import whole_number
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def env_example_variables() -> list[str]:
-    """The variables ``.env.example`` documents, in its order (a name given twice shows twice)."""
-    return re.findall(r"^([A-Z_]+)=", (REPO / ".env.example").read_text(), flags=re.MULTILINE)
-
-
-SETTINGS_VARIABLES = set(env_example_variables())
-"""The bot's environment variables, as documented. Tests that run ``main`` or ``python -m bot``
-remove them, so a developer's own settings never leak into a test."""
-
-TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
-"""Shaped like a bot token, and no one's."""
 
 CHUNKED_OVERHEAD = len(b'{"data": [""]}')
 """Bytes of JSON around the fact in :meth:`FakeProvider.chunked`."""
@@ -198,44 +178,6 @@ def refused_url() -> str:
     return f"http://127.0.0.1:{port}/"
 
 
-def interaction_context(command: commands.Command[Any, ..., Any] | None = None) -> MagicMock:
-    """A command context as discord.py builds it for a slash invocation of ``command``, Discord's
-    side mocked. Its prefix is ``/``, as discord.py sets it for slash commands.
-
-    ``spec`` makes any attribute the real classes lack an error instead of a silent pass.
-    """
-    ctx = MagicMock(spec=commands.Context)
-    ctx.interaction = MagicMock(spec=discord.Interaction)
-    ctx.command = command
-    ctx.clean_prefix = "/"
-    ctx.defer = AsyncMock()
-    ctx.send = AsyncMock()
-    return ctx
-
-
-async def call_slash(bot: commands.Bot, name: str, ctx: MagicMock, **options: Any) -> None:
-    """Run a hybrid command's callback the way its slash face does, with ``options`` as values."""
-    command = bot.get_command(name)
-    assert command is not None, f"no command {name!r}"
-    callback: Any = command.callback
-    await callback(command.cog, ctx, **options)
-
-
-def on_send(bot: commands.Bot, noticed: Callable[[dict[str, Any]], object]) -> None:
-    """Call ``noticed`` with every message payload ``bot`` hands to Discord's HTTP layer from now
-    on (dpytest's, here), just before it goes. The bot is the caller's own: the hook goes with it.
-    """
-    send_message = bot.http.send_message
-
-    async def spy(channel_id: int, *, params: Any) -> Any:
-        noticed(params.payload)
-        # dpytest's fake HTTP finds the channel in its caller's local variables: provide one.
-        channel = bot.get_channel(channel_id)  # noqa: F841
-        return await send_message(channel_id, params=params)
-
-    bot.http.send_message = spy  # type: ignore[method-assign,assignment]
-
-
 QUERY_LIMIT = 100_000
 """Numbers in a fake's query are read up to this; larger ones count as just above it."""
 
@@ -293,28 +235,3 @@ class FakeCatfactNinja(FakeProvider):
             )
 
         return handler
-
-
-class FakeClock:
-    """Time that only moves when a test moves it, for code that takes a clock outside an event
-    loop (the circuit breaker on its own, the identify pacer). Async code reads the event loop's
-    clock instead, which the suite fast-forwards (see ``conftest.py``).
-
-    Pass it as the clock and :meth:`sleep` as the sleep function: :attr:`slept` records each
-    sleep, which moves the clock by as much and returns at once.
-    """
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.advance(seconds)
-        await asyncio.sleep(0)  # still yield, as a real sleep would

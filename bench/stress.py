@@ -7,7 +7,8 @@ uncommitted, nothing left over), builds its environment there, starts one busy p
 ``--runs`` times while they compete with it, each run in a new random order. It prints each
 run's verdict, seed and time, then how many passed, and exits 1 unless every run did.
 
-Run it as ``make stress`` or ``.venv/bin/python -m tests.stress --runs 3``.
+Run it as ``make stress`` or ``.venv/bin/python -m bench.stress --runs 3``; ``--record`` (what
+``make stress RECORD=1`` passes) also writes the result to ``docs/figures/stress.md``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from tests.fakes import REPO
+from bench.figures import REPO, code_block, record
 
 BUSY_LOOP = "while True: pass"
 
@@ -55,8 +56,9 @@ def fresh_clone(into: Path) -> Path:
     return clone
 
 
-def run_suite(clone: Path, log: Path) -> tuple[bool, str, float]:
-    """One run of ``make unit`` in the clone; (passed, seed, seconds). Output to ``log``."""
+def run_suite(clone: Path, log: Path) -> tuple[bool, str, float, str]:
+    """One run of ``make unit`` in the clone; (passed, seed, seconds, pytest's summary line).
+    Output to ``log``."""
     started = time.monotonic()
     result = subprocess.run(
         ["make", "--no-print-directory", "unit"],
@@ -68,12 +70,18 @@ def run_suite(clone: Path, log: Path) -> tuple[bool, str, float]:
     seconds = time.monotonic() - started
     log.write_text(result.stdout + result.stderr)
     seed = re.search(r"randomly-seed=(\d+)", result.stdout)
-    return result.returncode == 0, seed.group(1) if seed else "?", seconds
+    summary = re.findall(r"^=+ (.*\d+ passed.*) =+$", result.stdout, flags=re.MULTILINE)
+    return (
+        result.returncode == 0,
+        seed.group(1) if seed else "?",
+        seconds,
+        summary[-1] if summary else "no summary",
+    )
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.stress", description=__doc__.split("\n")[0]
+        prog="python -m bench.stress", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--runs", type=int, default=10, help="how many times to run the suite")
     parser.add_argument(
@@ -81,6 +89,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--logs", type=Path, default=None, help="keep each run's output in this directory"
+    )
+    parser.add_argument(
+        "--record", action="store_true", help="also write the result to docs/figures/stress.md"
     )
     return parser.parse_args(argv)
 
@@ -91,16 +102,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs = args.logs or workdir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     passed = 0
+    lines: list[str] = []
     try:
         clone = fresh_clone(workdir)
         with busy_processes(args.load):
             print(f"running the suite {args.runs} times, {args.load} busy processes", flush=True)
             for run in range(1, args.runs + 1):
-                ok, seed, seconds = run_suite(clone, logs / f"run-{run}.log")
+                ok, seed, seconds, summary = run_suite(clone, logs / f"run-{run}.log")
                 passed += ok
                 verdict = "passed" if ok else f"FAILED (output: {logs / f'run-{run}.log'})"
-                print(f"run {run}: {verdict} in {seconds:.0f} s, seed {seed}", flush=True)
-        print(f"\nstress: {passed} of {args.runs} runs passed under {args.load} busy processes")
+                lines.append(f"run {run}: {verdict} in {seconds:.0f} s, seed {seed}: {summary}")
+                print(lines[-1], flush=True)
+        lines.append(
+            f"\nstress: {passed} of {args.runs} runs passed under {args.load} busy processes"
+        )
+        print(lines[-1])
+        if args.record:
+            record(
+                "stress",
+                "The suite on a busy machine",
+                "make stress RECORD=1",
+                "`make unit` (pytest on every core, shuffled) run again and again from a fresh "
+                f"clone while {args.load} other processes keep the cores busy:\n\n"
+                + code_block("\n".join(lines)),
+            )
         return 0 if passed == args.runs else 1
     finally:
         shutil.rmtree(workdir / "clone", ignore_errors=True)

@@ -1,0 +1,40 @@
+"""Stand-ins for the world outside the bot, shared by the tests (``tests/``) and the benchmark
+(``bench/``): the cat-fact APIs as local HTTP servers, Discord's side where dpytest does not
+reach, and a clock that moves only when told to.
+
+Import from here; the modules are how the fakes are grouped:
+
+- :mod:`fakes.upstreams`: meowfacts and catfact.ninja, scripted per test;
+- :mod:`fakes.discord_api`: slash invocations and a hook on every message payload sent;
+- :mod:`fakes.clock`: a manual clock for code that runs outside an event loop.
+"""
+
+from fakes.clock import FakeClock
+from fakes.discord_api import call_slash, interaction_context, on_send
+from fakes.upstreams import (
+    CHUNKED_OVERHEAD,
+    FACTS,
+    MEOWFACTS_ENGLISH_SIZE,
+    NINJA_FACTS,
+    FakeCatfactNinja,
+    FakeMeowfacts,
+    FakeProvider,
+    Handler,
+    refused_url,
+)
+
+__all__ = [
+    "CHUNKED_OVERHEAD",
+    "FACTS",
+    "MEOWFACTS_ENGLISH_SIZE",
+    "NINJA_FACTS",
+    "FakeCatfactNinja",
+    "FakeClock",
+    "FakeMeowfacts",
+    "FakeProvider",
+    "Handler",
+    "call_slash",
+    "interaction_context",
+    "on_send",
+    "refused_url",
+]
