@@ -18,13 +18,18 @@ Scenarios:
 3. A burst of concurrent ``!catfact`` on a bot that has just started (its first fill in flight).
 4. Variety: as many ``!catfact`` in one channel as the collection holds.
 5. Memory: the state kept per channel, and the RSS over a long run spread over many channels.
+
+It prints its tables and writes nothing, unless asked: ``--plot PATH`` saves the latency plot,
+and ``--record`` (``make bench RECORD=1``) writes the tables and the plot to ``docs/figures/``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
+import io
 import resource
 import statistics
 import sys
@@ -38,8 +43,9 @@ from typing import Any
 import discord
 import discord.ext.test as dpytest
 import psutil
-from discord.ext.test import backend, runner
+from discord.ext.test import runner
 
+from bench.figures import FIGURES, code_block, record
 from bench.naive import NaiveCatFactClient
 from bench.upstream import SlowUpstream
 from bot.console import close_simulated, simulated_intents, start_simulated
@@ -48,11 +54,11 @@ from bot.facts import Served
 from bot.facts.pool import Collection, Rotation
 from bot.settings import Settings
 from cogs.catfact import OFFLINE_FOOTER
-from fakes import FACTS, on_send
+from fakes import FACTS, forget_message_log, on_send
 
 CHANNELS = ["general", "cats", "random"]
 MB = 1024 * 1024
-DEFAULT_PLOT = Path("docs/bench-latency.png")
+PLOT_NAME = "benchmark-latency.png"
 STATE_LIMIT = 128
 """Bytes of memory per channel the pool may keep: a counter, not a record of facts told (a set
 of the 91 facts a channel has seen would take kilobytes)."""
@@ -135,21 +141,12 @@ class HandOff:
         return self.at
 
 
-def forget_guild_log() -> None:
-    """dpytest keeps every message of the simulated guild in an unbounded list; left alone, that
-    list, not the bot, would dominate the memory readings."""
-    config = backend._cur_config
-    assert config is not None
-    for messages in config.messages.values():
-        messages.clear()
-
-
 async def replies() -> list[discord.Message]:
     """Take the replies dpytest queued, and forget its message log."""
     taken = []
     while not runner.sent_queue.empty():
         taken.append(runner.sent_queue.get_nowait())
-    forget_guild_log()
+    forget_message_log()  # dpytest's log of the guild, not the bot, would fill the memory readings
     return taken
 
 
@@ -430,7 +427,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--burst", type=int, default=1000, help="concurrent !catfact, cold start")
     parser.add_argument("--long-run", type=int, default=100_000, help="commands for memory")
     parser.add_argument("--channels", type=int, default=10_000, help="channels of the long run")
-    parser.add_argument("--plot", type=Path, default=DEFAULT_PLOT, help="where the PNG goes")
+    parser.add_argument("--plot", type=Path, default=None, help="save the latency plot here")
+    parser.add_argument(
+        "--record", action="store_true", help="write the tables and the plot to docs/figures/"
+    )
     return parser.parse_args(argv)
 
 
@@ -438,9 +438,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
     results = asyncio.run(run(args))
-    targets = report(results, started)
-    plot(results, args.plot)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(Tee(sys.stdout, printed)):
+        targets = report(results, started)
+    if args.plot:
+        plot(results, args.plot)
+    if args.record:
+        plot(results, FIGURES / PLOT_NAME)
+        record(
+            "benchmark",
+            "Benchmark: !catfact against a slow upstream",
+            "make bench RECORD=1",
+            f"{code_block(printed.getvalue())}\n\n![Latency distributions]({PLOT_NAME})",
+        )
     return 0 if all(met for _, met in targets) else 1
+
+
+class Tee(io.TextIOBase):
+    """Writes to several streams at once: the terminal, and the copy kept for the figures."""
+
+    def __init__(self, *streams: io.TextIOBase | Any) -> None:
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)
+        return len(text)
 
 
 if __name__ == "__main__":

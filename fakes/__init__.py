@@ -10,7 +10,7 @@ Import from here; the modules are how the fakes are grouped:
 """
 
 from fakes.clock import FakeClock
-from fakes.discord_api import call_slash, interaction_context, on_send
+from fakes.discord_api import call_slash, forget_message_log, interaction_context, on_send
 from fakes.upstreams import (
     CHUNKED_OVERHEAD,
     FACTS,
@@ -34,6 +34,7 @@ __all__ = [
     "FakeProvider",
     "Handler",
     "call_slash",
+    "forget_message_log",
     "interaction_context",
     "on_send",
     "refused_url",

@@ -9,6 +9,7 @@ from unittest.mock import AsyncMock, MagicMock
 
 import discord
 from discord.ext import commands
+from discord.ext.test import backend
 
 
 def interaction_context(command: commands.Command[Any, ..., Any] | None = None) -> MagicMock:
@@ -47,3 +48,15 @@ def on_send(bot: commands.Bot, noticed: Callable[[dict[str, Any]], object]) -> N
         return await send_message(channel_id, params=params)
 
     bot.http.send_message = spy  # type: ignore[method-assign,assignment]
+
+
+def forget_message_log() -> None:
+    """Empty dpytest's log of every message of the simulated guild, which only grows.
+
+    dpytest has no public way to do this; the one private name used is here, and
+    ``tests/test_simulated_discord.py`` fails by name if dpytest changes it.
+    """
+    state = backend._cur_config
+    assert state is not None, "dpytest is not configured"
+    for messages in state.messages.values():
+        messages.clear()

@@ -10,9 +10,11 @@ import asyncio
 import datetime
 
 import discord.ext.test as dpytest
+import discord.ext.test.backend
 import discord.ext.test.factories
 
 from bot.core import CatFactBot
+from fakes import forget_message_log
 from tests.conftest import SIMULATED_EPOCH
 
 
@@ -40,3 +42,16 @@ async def test_past_4096_ids_dpytest_s_stamps_go_wrong_so_each_test_starts_afres
 
 def test_every_test_starts_with_dpytest_s_id_counter_at_zero() -> None:
     assert discord.ext.test.factories.generated_ids == 0
+
+
+async def test_the_message_log_the_benchmark_empties_is_where_fakes_expects_it(
+    bot: CatFactBot,
+) -> None:
+    await dpytest.message("!add 1 1")
+    channel = dpytest.get_config().channels[0]
+    assert discord.ext.test.backend._cur_config is not None, (
+        "dpytest moved its message log: update fakes.discord_api.forget_message_log"
+    )
+    assert discord.ext.test.backend._cur_config.messages[channel.id]
+    forget_message_log()
+    assert discord.ext.test.backend._cur_config.messages[channel.id] == []
