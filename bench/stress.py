@@ -71,11 +71,13 @@ def run_suite(clone: Path, log: Path) -> tuple[bool, str, float, str]:
     log.write_text(result.stdout + result.stderr)
     seed = re.search(r"randomly-seed=(\d+)", result.stdout)
     summary = re.findall(r"^=+ (.*\d+ passed.*) =+$", result.stdout, flags=re.MULTILINE)
+    coverage = re.search(r"Total coverage: ([\d.]+%)", result.stdout)
+    told = summary[-1] if summary else "no summary"
     return (
         result.returncode == 0,
         seed.group(1) if seed else "?",
         seconds,
-        summary[-1] if summary else "no summary",
+        f"{told}, branch coverage {coverage.group(1)}" if coverage else told,
     )
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+from bot.facts import PROVIDERS
 from bot.settings import Settings
 from tests.project import REPO, env_example_variables
 
@@ -67,3 +69,10 @@ def test_every_requirement_is_pinned_to_one_version_once() -> None:
             assert version, f"{name} in {path.name} has no pinned version"
             assert name not in seen, f"{name} is pinned in both {seen[name]} and {path.name}"
             seen[name] = path.name
+
+
+def test_the_providers_page_names_every_provider_with_its_default_address() -> None:
+    # A provider is one class in bot/facts/providers.py; this is the one page that lists them.
+    page = (REPO / "docs" / "facts.md").read_text()
+    rows = re.findall(r"^\| `([^`]+)` \| `([^`]+)`", page, flags=re.MULTILINE)
+    assert rows == [(name, kind.default_url) for name, kind in PROVIDERS.items()]
