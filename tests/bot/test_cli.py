@@ -212,9 +212,7 @@ def test_a_signal_stops_the_bot_closes_its_session_and_says_so(
     monkeypatch.setattr(CatFactBot, "start", connected)
     assert run_until_signalled(connect(settings, TOKEN)) == ExitCode.OK
     [bot] = bots
-    assert bot.is_closed()
-    assert bot._session is not None
-    assert bot._session.closed
+    assert bot.is_closed()  # and its session: no_leaks fails a test that leaves one open
     assert "stopped by signal" in caplog.messages
 
 
@@ -339,11 +337,6 @@ def test_version_names_the_program_and_the_release(shell: Shell) -> None:
         shell.run("--version")
     assert exited.value.code == 0
     assert shell.capsys.readouterr().out == f"python -m bot {__version__}\n"
-
-
-def test_piped_console_answers_on_stdout_and_keeps_stderr_quiet(shell: Shell) -> None:
-    finished = shell.run("--console", stdin="!add 1 2\n!sub 5 7\n")
-    assert finished == Finished(ExitCode.OK, "3\n-2\n", "")
 
 
 def test_an_interactive_console_greets_and_prompts(shell: Shell) -> None:

@@ -264,9 +264,3 @@ async def test_slash_catfact_defers_before_fetching(
     assert [call[0] for call in order.mock_calls] == ["defer", "get_fact", "send"]
     embed = ctx.send.await_args.kwargs["embed"]
     assert embed.description == fake_catfacts.get_fact.return_value.text
-
-
-async def test_catfact_is_registered_as_a_slash_command(mocked_bot: CatFactBot) -> None:
-    command = mocked_bot.tree.get_command("catfact")
-    assert command is not None
-    assert command.description == "Tell a random cat fact."

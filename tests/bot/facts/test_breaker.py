@@ -86,10 +86,6 @@ def test_a_zero_retry_after_does_not_open(clock: FakeClock) -> None:
     assert state(breaker) is State.CLOSED
 
 
-def test_states_read_well_in_about() -> None:
-    assert [str(state) for state in State] == ["healthy", "down", "recovering"]
-
-
 def test_described_in_words(clock: FakeClock) -> None:
     breaker = CircuitBreaker(threshold=3, cooldown=10, clock=clock)
     assert (breaker.describe(), breaker.failures) == ("healthy", 0)
