@@ -31,3 +31,19 @@ def test_guide_links_point_at_real_files() -> None:
     paths = FILE_LINK.findall(GUIDE.read_text())
     assert paths
     assert [path for path in paths if not (TESTS / path).is_file()] == []
+
+
+DOC_LINK = re.compile(r"\]\((?!https?:|#|mailto:)([^)\s]+)\)")
+"""A relative link in markdown: ``[text](path)`` or ``[text](path#anchor)``."""
+
+
+def test_every_relative_link_in_the_docs_points_at_a_real_file() -> None:
+    root = TESTS.parent
+    pages = [root / "README.md", GUIDE, *sorted((root / "docs").rglob("*.md"))]
+    broken = [
+        f"{page.relative_to(root)}: {target}"
+        for page in pages
+        for target in DOC_LINK.findall(page.read_text())
+        if not (page.parent / target.split("#")[0]).exists()
+    ]
+    assert broken == []
