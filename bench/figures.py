@@ -18,23 +18,16 @@ REPO = Path(__file__).resolve().parents[1]
 FIGURES = REPO / "docs" / "figures"
 
 
+def git(*args: str) -> str:
+    """The output of a git command in the repository, stripped; empty if git fails."""
+    done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
+    return done.stdout.strip()
+
+
 def commit() -> str:
     """The short hash of HEAD, marked ``+changes`` when the working tree differs from it."""
-    head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    return f"{head or 'unknown'}{' +changes' if dirty else ''}"
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return f"{git('rev-parse', '--short', 'HEAD') or 'unknown'}{' +changes' if dirty else ''}"
 
 
 def provenance(command: str) -> str:

@@ -115,7 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         token = settings.require_token()
     except SettingsError as exc:
         return fail(ExitCode.CONFIG, str(exc))
-    configure_logging(settings.log_level_number_for(console=False), secrets=[token])
+    # Equivalent mutants: None is falsy like False, so the same level is chosen
+    level = settings.log_level_number_for(console=False)  # pragma: no mutate
+    configure_logging(level, secrets=[token])
     warn_about_retired_settings()
     return run_until_signalled(connect(settings, token))
 

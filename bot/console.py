@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
-import itertools
 import logging
 import os
 import queue
@@ -153,7 +152,7 @@ class Console:
     tried; otherwise they are refused as they would be for anyone in a server.
     """
 
-    def __init__(self, bot: CatFactBot, output: TextIO, *, as_owner: bool = False) -> None:
+    def __init__(self, bot: CatFactBot, output: TextIO, *, as_owner: bool) -> None:
         self.bot = bot
         self.output = output
         self.as_owner = as_owner
@@ -223,12 +222,11 @@ def simulate_command_sync(bot: CatFactBot) -> None:
     dpytest has no application-command routes; these are the two that ``CommandTree.sync`` calls,
     on the HTTP client the tree was built with (dpytest later gives the bot a new one).
     """
-    ids = itertools.count(1)
 
     async def upsert(application_id: int, *args: Any, payload: Sequence[Any]) -> list[Any]:
         return [
-            {**command, "id": str(next(ids)), "application_id": str(application_id), "version": "1"}
-            for command in payload
+            {**command, "id": str(number), "application_id": str(application_id)}
+            for number, command in enumerate(payload, start=1)
         ]
 
     bot.http.bulk_upsert_global_commands = upsert  # type: ignore[method-assign,assignment]
@@ -272,7 +270,7 @@ async def run_console(
     input_fd: int,
     output: TextIO,
     interactive: bool,
-    as_owner: bool = False,
+    as_owner: bool,
 ) -> None:
     """Run the console until the input ends; the bot is closed however it stops."""
     bot = CatFactBot(settings, intents=simulated_intents(), application_id=APPLICATION_ID)

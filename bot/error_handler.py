@@ -125,6 +125,9 @@ class CooldownNotices:
         self.limit = limit
         self._until: dict[tuple[str, int], float] = {}
 
+    def __len__(self) -> int:
+        return len(self._until)
+
     def first(self, command: str, user: int, now: float, retry_after: float) -> bool:
         """True if this refusal is the first of its cooldown (and remember it), else False."""
         key = (command, user)

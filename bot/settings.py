@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import yarl
 
@@ -64,17 +65,17 @@ class SettingsError(Exception):
 
 
 class _Checks:
-    """Runs every check, keeping each problem instead of stopping at the first."""
+    """Runs every check, keeping each value, and each problem instead of stopping at the first."""
 
     def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
         self.problems: list[str] = []
 
-    def __call__[T](self, check: Callable[[], T], fallback: T) -> T:
+    def __call__(self, field: str, check: Callable[[], object]) -> None:
         try:
-            return check()
+            self.values[field] = check()
         except ValueError as exc:
             self.problems.append(str(exc))
-            return fallback
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,24 +113,20 @@ class Settings:
             return value or None
 
         check = _Checks()
-        settings = cls(
-            discord_token=check(lambda: _check_token(get("DISCORD_TOKEN")), None),
-            command_prefix=check(lambda: _check_prefix(environ.get("COMMAND_PREFIX")), ""),
-            catfact_api_url=check(
-                lambda: _check_url(get("CATFACT_API_URL") or DEFAULT_CATFACT_API_URL), ""
-            ),
-            catfact_timeout=check(lambda: _check_timeout(get("CATFACT_TIMEOUT")), 0.0),
-            catfact_providers=check(lambda: _check_providers(get("CATFACT_PROVIDERS")), ()),
-            catfact_refresh=check(lambda: _check_refresh(get("CATFACT_REFRESH")), 0.0),
-            catfact_cooldown=check(lambda: _check_cooldown(get("CATFACT_COOLDOWN")), 0.0),
-            log_level=check(lambda: _check_log_level(get("LOG_LEVEL")), None),
-            shards=check(
-                lambda: parse_shard_plan(get("SHARD_COUNT"), get("SHARD_IDS")), ShardPlan()
-            ),
+        check("discord_token", lambda: _check_token(get("DISCORD_TOKEN")))
+        check("command_prefix", lambda: _check_prefix(environ.get("COMMAND_PREFIX")))
+        check(
+            "catfact_api_url", lambda: _check_url(get("CATFACT_API_URL") or DEFAULT_CATFACT_API_URL)
         )
+        check("catfact_timeout", lambda: _check_timeout(get("CATFACT_TIMEOUT")))
+        check("catfact_providers", lambda: _check_providers(get("CATFACT_PROVIDERS")))
+        check("catfact_refresh", lambda: _check_refresh(get("CATFACT_REFRESH")))
+        check("catfact_cooldown", lambda: _check_cooldown(get("CATFACT_COOLDOWN")))
+        check("log_level", lambda: _check_log_level(get("LOG_LEVEL")))
+        check("shards", lambda: parse_shard_plan(get("SHARD_COUNT"), get("SHARD_IDS")))
         if check.problems:
             raise SettingsError(check.problems)
-        return settings
+        return cls(**check.values)
 
     def provider_urls(self) -> list[tuple[str, str]]:
         """Each configured provider's name and URL, in failover order."""
@@ -191,12 +188,13 @@ def token_problem(token: str) -> str | None:
         )
     if len(parts) != len(TOKEN_PARTS):
         return f"has {len(parts)} dot-separated parts, but a bot token has 3: {PORTAL}"
-    if not set(token) <= TOKEN_ALPHABET:
+    if set(token) - TOKEN_ALPHABET:
         return (
             "contains characters a bot token never has (only letters, digits, - and _ between "
             f"the dots): {PORTAL}"
         )
-    for part, (which, shortest) in zip(parts, TOKEN_PARTS, strict=True):
+    # Equivalent mutants: the number of parts was checked just above, so the lengths match
+    for part, (which, shortest) in zip(parts, TOKEN_PARTS, strict=True):  # pragma: no mutate
         if len(part) < shortest:
             return (
                 f"looks cut short: its {which} part has {len(part)} characters, but a bot "

@@ -328,6 +328,8 @@ def test_help_shows_how_to_run_the_bot(shell: Shell) -> None:
         "the bot's replies on stdout",
         "--console-if-no-token connect to Discord if DISCORD_TOKEN is set, otherwise run the "
         "console (what `make run` does)",
+        "--as-owner in the console, be the bot's owner, so owner-only commands (!sync, !reload, "
+        "!status) can be tried",
     ]:
         assert part in help_text
 
@@ -454,7 +456,18 @@ def test_as_owner_applies_to_the_console_only(shell: Shell) -> None:
     with pytest.raises(SystemExit) as exited:
         shell.run("--as-owner")
     assert exited.value.code == ExitCode.USAGE
-    assert "--as-owner only applies to the console" in shell.capsys.readouterr().err
+    last = shell.capsys.readouterr().err.splitlines()[-1]
+    assert last == "python -m bot: error: --as-owner only applies to the console (--console)"
+
+
+@pytest.mark.parametrize("mode", ["--console", "--console-if-no-token"])
+def test_in_either_console_mode_as_owner_makes_you_the_owner(shell: Shell, mode: str) -> None:
+    finished = shell.run(mode, "--as-owner", stdin="!reload info\n")
+    assert finished.code == ExitCode.OK
+    assert finished.out == "Reloaded `cogs.info`.\n"
+    assert shell.run(mode, stdin="!reload info\n").out == (
+        "Only the bot's owner can use `!reload`.\n"
+    )
 
 
 def test_every_bad_setting_is_printed_on_its_own_error_line(shell: Shell) -> None:

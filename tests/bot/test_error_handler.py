@@ -131,3 +131,14 @@ def test_the_notices_kept_are_bounded_forgetting_finished_cooldowns_first() -> N
     assert not notices.first("catfact", 2, now=10.0, retry_after=40.0)  # user 2's is kept
     assert notices.first("catfact", 4, now=20.0, retry_after=50.0)  # all running: the oldest goes
     assert notices.first("catfact", 2, now=20.0, retry_after=30.0)  # (it was user 2's)
+
+
+def test_notices_whose_cooldown_ends_now_are_the_first_forgotten() -> None:
+    notices = CooldownNotices(limit=3)
+    for user in (1, 2):
+        assert notices.first("catfact", user, now=0.0, retry_after=10.0)
+    assert len(notices) == 2  # below the limit: nothing is forgotten
+    assert notices.first("catfact", 3, now=10.0, retry_after=10.0)
+    assert len(notices) == 3
+    assert notices.first("catfact", 4, now=10.0, retry_after=10.0)  # at the limit: prune
+    assert len(notices) == 2  # users 1 and 2 ended at 10.0, exactly now: both forgotten

@@ -197,3 +197,24 @@ def test_no_reply_to_bad_numbers_can_mention_anyone(text: str) -> None:
         reply = describe_operand_error(error)
         assert discord.utils.escape_mentions(reply) == reply
         assert "<@" not in reply
+
+
+@pytest.mark.parametrize(
+    ("token", "plain"),
+    [
+        ("1e49", "1" + "0" * 49),  # exactly the longest number accepted
+        ("1.5e2", "150"),
+        ("1.2345678901234567890123456789012345678901234e-9", None),  # 54 characters written out
+        ("1e50", None),
+        ("1e-49", None),
+    ],
+)
+def test_an_exponent_is_shown_written_out_when_that_would_be_accepted(
+    token: str, plain: str | None
+) -> None:
+    with pytest.raises(OperandError) as caught:
+        parse_number(token)
+    assert caught.value.problem is Problem.EXPONENT
+    assert caught.value.plain == plain
+    if plain is not None:
+        assert parse_number(plain) == decimal.Decimal(token)

@@ -98,6 +98,8 @@ def test_every_bad_setting_is_reported_at_once_one_line_each_in_the_order_docume
         (TOKEN.replace("G", "+", 1), "contains characters a bot token never has"),
         (TOKEN[:-25], "looks cut short: its third part has 13 characters"),
         (f'"{TOKEN}"', "is wrapped in quotes: set it without them"),
+        (f'"{TOKEN}', "is wrapped in quotes: set it without them"),  # a quote lost at one end
+        (f"{TOKEN}'", "is wrapped in quotes: set it without them"),
         (f"{TOKEN[:20]} {TOKEN[20:]}", "contains a space or a line break"),
         (f"Bot {TOKEN}", "must be the bare token, without the 'Bot ' prefix"),
     ],
@@ -299,3 +301,15 @@ def test_a_bad_url_is_repeated_up_to_eighty_characters(url: str, shown: str) -> 
     with pytest.raises(SettingsError) as caught:
         Settings.from_env({"CATFACT_API_URL": url})
     assert str(caught.value) == f"CATFACT_API_URL must be an http(s) URL, got {shown}"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "A" * 20 + ".BCDE." + "F" * 20,  # every part at its shortest
+        "X" + TOKEN[1:-1] + "X",  # letters a quote check must not mistake for quotes
+        TOKEN.replace("G", "-").replace("a", "_"),
+    ],
+)
+def test_a_token_of_the_right_shape_is_accepted(token: str) -> None:
+    assert Settings.from_env({"DISCORD_TOKEN": token}).discord_token == token

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from unittest.mock import AsyncMock, MagicMock
 
+import aiohttp
 import discord
 import discord.ext.test as dpytest
 import pytest
@@ -14,6 +15,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core import CatFactBot, make_bot
+from bot.facts import CatFactClient
 from bot.settings import Settings
 from cogs.admin import shards_of, status_embed
 from fakes import FACTS, FakeCatfactNinja, FakeMeowfacts
@@ -275,6 +277,16 @@ async def test_status_gives_the_owner_what_about_leaves_out(
     await dpytest.message("!status", member=owner)
     embed = dpytest.get_embed()
     assert embed.title == "Status of this process"
+    assert embed.colour == discord.Colour.dark_grey()
+    # Short values side by side, long ones on a line of their own.
+    assert [(field.name, field.inline) for field in embed.fields] == [
+        ("Shards", False),
+        ("Providers", True),
+        ("Facts in memory", True),
+        ("Facts served", False),
+        ("Fetches", False),
+        ("Cogs", False),
+    ]
     assert status_fields(embed) == {
         "Shards": "unsharded (one process)",
         "Providers": "meowfacts healthy",
@@ -321,6 +333,24 @@ async def test_status_lists_every_provider_in_failover_order_or_none(
             assert status_fields(embed)["Facts in memory"] == "none yet"
 
 
+async def test_status_says_when_no_cog_is_loaded(settings: Settings) -> None:
+    async with running_bot(settings, extensions=[]) as test_bot:
+        assert status_fields(status_embed(test_bot))["Cogs"] == "loaded: none"
+
+
+async def test_help_fills_in_the_prefix_in_a_command_s_help(
+    bot: CatFactBot, owner: discord.Member
+) -> None:
+    await dpytest.message("!help sync", member=owner)
+    assert dpytest.get_message().content == (
+        "```\n!sync [global|guild|clear]\n\n"
+        "Register the slash commands with Discord (owner only).\n\n"
+        "`!sync` registers them in every server. `!sync guild` copies them to this\n"
+        "server only, instantly, which is handy while developing; `!sync clear` removes\n"
+        "those copies again.\n\n```"
+    )
+
+
 async def test_status_names_a_cog_that_failed_to_load_and_why(
     settings: Settings, greeter_in: Callable[[str, str], Path]
 ) -> None:
@@ -346,3 +376,10 @@ def test_status_names_the_shards_of_this_process(env: dict[str, str], text: str)
 def test_a_bot_that_is_not_sharded_says_so_whatever_the_settings() -> None:
     settings = Settings.from_env({"SHARD_COUNT": "16"})
     assert shards_of(CatFactBot(settings)) == "unsharded (one process)"
+
+
+async def test_status_on_a_sharded_bot_names_its_shards(session: aiohttp.ClientSession) -> None:
+    settings = Settings.from_env({"SHARD_COUNT": "16", "SHARD_IDS": "0-3"})
+    client = CatFactClient(session, [], budget=settings.catfact_timeout)
+    embed = status_embed(make_bot(settings, catfacts=client))
+    assert status_fields(embed)["Shards"] == "shards 0-3 of 16"

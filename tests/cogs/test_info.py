@@ -92,6 +92,7 @@ async def test_about_reports_what_the_bot_has_done_in_plain_words(bot: CatFactBo
         "Facts told": "2",
         "Cat facts": f"{len(FACTS)} ready to tell",
     }
+    assert [field.inline for field in embed.fields] == [True, True, True, True, False]
 
 
 async def test_about_says_when_the_facts_are_still_on_their_way(
