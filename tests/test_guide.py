@@ -30,7 +30,7 @@ def test_guide_links_point_at_real_tests() -> None:
 def exists_or_is_written(page: Path, target: str) -> bool:
     """A link's target exists, or is a figures page that a command writes (``RECORD=1``) and
     ``docs/figures/README.md`` lists: a fresh clone may not have measured it yet."""
-    path = (page.parent / target.split("#")[0]).resolve()
+    path = (page.parent / target.split("#", maxsplit=1)[0]).resolve()
     figures = TESTS.parent / "docs" / "figures"
     if path.parent == figures and path.suffix == ".md" and not path.exists():
         return f"]({path.name})" in (figures / "README.md").read_text()
