@@ -226,7 +226,7 @@ def simulate_command_sync(bot: CatFactBot) -> None:
     async def upsert(application_id: int, *args: Any, payload: Sequence[Any]) -> list[Any]:
         return [
             {**command, "id": str(number), "application_id": str(application_id)}
-            for number, command in enumerate(payload, start=1)
+            for number, command in enumerate(payload)
         ]
 
     bot.http.bulk_upsert_global_commands = upsert  # type: ignore[method-assign,assignment]
