@@ -70,7 +70,7 @@ mutation: $(VENV)/.mutation ## Mutation testing of bot/ and cogs/ (mutmut; ~25 m
 	$(PY) -m bench.mutation $(if $(RECORD),--record)
 
 bench: $(VENV)/.bench ## Benchmark !catfact against a slow local upstream; prints a table, saves a plot
-	$(PY) -m bench
+	$(PY) -m bench $(if $(RECORD),--record)
 
 format: $(VENV)/.dev ## Apply ruff's fixes and formatting
 	$(PY) -m ruff check --fix .
