@@ -12,8 +12,8 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-# The environment is rebuilt from scratch whenever the pins or the Python version change, so it
-# always holds exactly what the requirement files say, nothing left over from before.
+# The environment is rebuilt from scratch whenever the runtime pins or the Python version change;
+# the console, development, benchmark and mutation sets are installed on top when theirs change.
 $(VENV)/.runtime: requirements.txt .python-version
 	@command -v $(PYTHON) >/dev/null || { echo "error: this project needs Python $(PYTHON_VERSION) (see .python-version), and $(PYTHON) is not on PATH: install it, or run make PYTHON=/path/to/python$(PYTHON_VERSION)" >&2; exit 1; }
 	@$(PYTHON) -c 'import sys; v = "$(PYTHON_VERSION)"; sys.exit(0 if "%d.%d" % sys.version_info[:2] == v else "error: $(PYTHON) is Python %d.%d, but .python-version asks for " % sys.version_info[:2] + v)'
@@ -42,7 +42,7 @@ run: $(VENV)/.console ## Connect to Discord if DISCORD_TOKEN is set, else open t
 	$(PY) -m bot --console-if-no-token
 
 console: $(VENV)/.console ## Open the offline console (no token needed); make console OWNER=1 to be the owner
-	$(PY) -m bot --console $(if $(OWNER),--as-owner)
+	$(PY) -m bot --console $(if $(filter 1,$(OWNER)),--as-owner)
 
 test: lint typecheck unit ## Lint, type-check and run the whole test suite
 
@@ -69,7 +69,7 @@ mutation: $(VENV)/.mutation ## Mutation testing of bot/ and cogs/ (mutmut; ~25 m
 	$(VENV)/bin/mutmut export-cicd-stats
 	$(PY) -m bench.mutation $(if $(RECORD),--record)
 
-bench: $(VENV)/.bench ## Benchmark !catfact against a slow local upstream; prints a table, saves a plot
+bench: $(VENV)/.bench ## Benchmark !catfact against a slow local upstream; prints tables (RECORD=1: docs/figures/)
 	$(PY) -m bench $(if $(RECORD),--record)
 
 format: $(VENV)/.dev ## Apply ruff's fixes and formatting

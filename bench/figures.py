@@ -25,8 +25,9 @@ def git(*args: str) -> str:
 
 
 def commit() -> str:
-    """The short hash of HEAD, marked ``+changes`` when the working tree differs from it."""
-    dirty = git("status", "--porcelain", "--untracked-files=no")
+    """The short hash of HEAD, marked ``+changes`` when the code differs from it (the figures
+    pages themselves, which a recording rewrites, do not count)."""
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs/figures")
     return f"{git('rev-parse', '--short', 'HEAD') or 'unknown'}{' +changes' if dirty else ''}"
 
 

@@ -203,10 +203,7 @@ class ShardedCatFactBot(CatFactBot, commands.AutoShardedBot):
             log.info("waited %.1f s for this process's first identify slot", waited)
         await self.connect(reconnect=reconnect)
 
-    # Equivalent mutants: initial is never read, and discord.py always passes it
-    # pragma: no mutate start
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
-        # pragma: no mutate end
         """Keep to the shared identify timetable instead of discord.py's fixed 5 s pause."""
         waited = await self.pacer.before_identify(shard_id)
         log.debug("shard %s identifies after waiting %.1f s", shard_id, waited)

@@ -94,9 +94,8 @@ def usage(ctx: commands.Context[CatFactBot]) -> str:
         names = list(command.clean_params)
         values = [example] if example and len(names) == 1 else ["…"] * len(names)
         # Equivalent mutants: names and values are built with the same length
-        # pragma: no mutate start
-        options = " ".join(f"{name}: {value}" for name, value in zip(names, values, strict=True))
-        # pragma: no mutate end
+        pairs = zip(names, values, strict=True)  # pragma: no mutate
+        options = " ".join(f"{name}: {value}" for name, value in pairs)
         return f"Usage: `/{command.qualified_name} {options}`"
     call = f"{ctx.clean_prefix}{command.qualified_name}"
     text = f"Usage: `{call} {command.signature}`"
@@ -158,7 +157,7 @@ class ErrorHandler(commands.Cog):
         original = unwrap(error)
         slash = ctx.interaction is not None
         if isinstance(original, commands.CommandOnCooldown) and not slash and ctx.command:
-            stamp = ctx.message.created_at.timestamp()
+            stamp = (ctx.message.edited_at or ctx.message.created_at).timestamp()
             name = ctx.command.qualified_name
             if not self.cooldown_notices.first(name, ctx.author.id, stamp, original.retry_after):
                 return  # already told; a slash command is always answered, only to the asker
@@ -171,10 +170,9 @@ class ErrorHandler(commands.Cog):
     def reply_for(self, ctx: commands.Context[CatFactBot], error: BaseException) -> str:
         """The text that answers ``error`` (already unwrapped)."""
         # Equivalent mutants: reply_for always has a command: errors without one are
-        # CommandNotFound
-        # pragma: no mutate start
-        command = f"{ctx.clean_prefix}{ctx.command.qualified_name}" if ctx.command else "that"
-        # pragma: no mutate end
+        # CommandNotFound, answered by nothing
+        unknown = "that"  # pragma: no mutate
+        command = f"{ctx.clean_prefix}{ctx.command.qualified_name}" if ctx.command else unknown
         if isinstance(error, OperandError):
             return f"{describe_operand_error(error)} {usage(ctx)}"
         if isinstance(error, commands.MissingRequiredArgument):

@@ -47,8 +47,7 @@ def configure_logging(
     logger, so a caller (a test) can remove it again.
     """
     handler = logging.StreamHandler(stream)
-    # Equivalent mutants: root=True is setup_logging's default
-    discord.utils.setup_logging(handler=handler, level=level, root=True)  # pragma: no mutate
+    discord.utils.setup_logging(handler=handler, level=level)  # on the root logger
     handler.setFormatter(MaskingFormatter(handler.formatter or logging.Formatter(), secrets))
     return handler
 

@@ -60,7 +60,8 @@ def parse_operands(text: str) -> list[decimal.Decimal]:
     """Split ``text`` on whitespace into between two and :data:`MAX_OPERANDS` exact numbers.
 
     Each word is read before the words are counted, so ``!add abc`` hears that ``abc`` is not
-    a number rather than that one number is too few.
+    a number rather than that one number is too few. Only more than :data:`MAX_OPERANDS` words
+    are refused before any is read, which bounds the work.
     """
     tokens = text.split()
     if len(tokens) > MAX_OPERANDS:
@@ -90,9 +91,10 @@ def written_out(scientific: str) -> str | None:
     when that would be longer than :data:`MAX_OPERAND_LENGTH` (checked from the exponent before
     any digit is written, so ``1e999999999`` costs nothing)."""
     number = decimal.Decimal(scientific)
+    exponent = abs(number.adjusted())
     # Equivalent mutants: the length check below refuses the same numbers; this one only keeps
     # a number like 1e999999999 from being written out before it is refused
-    if abs(number.adjusted()) >= MAX_OPERAND_LENGTH:  # pragma: no mutate
+    if exponent >= MAX_OPERAND_LENGTH:  # pragma: no mutate
         return None
     plain = format_number(number)
     return plain if len(plain) <= MAX_OPERAND_LENGTH else None
@@ -114,8 +116,7 @@ def subtract(numbers: Sequence[decimal.Decimal]) -> decimal.Decimal:
 
 def format_number(number: decimal.Decimal) -> str:
     """Plain notation without trailing zeros: ``0.30`` is ``0.3``, ``-0`` is ``0``."""
-    # Equivalent mutants: "F" differs only for infinity and NaN, which the parser refuses
-    text = format(number, "f")  # pragma: no mutate
+    text = f"{number:f}"
     if "." in text:
         # Equivalent mutants: rstrip takes a set of characters, and a formatted number holds no X
         text = text.rstrip("0").rstrip(".")  # pragma: no mutate

@@ -14,6 +14,7 @@ to reword.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -194,7 +195,8 @@ def token_problem(token: str) -> str | None:
             f"the dots): {PORTAL}"
         )
     # Equivalent mutants: the number of parts was checked just above, so the lengths match
-    for part, (which, shortest) in zip(parts, TOKEN_PARTS, strict=True):  # pragma: no mutate
+    pairs = zip(parts, TOKEN_PARTS, strict=True)  # pragma: no mutate
+    for part, (which, shortest) in pairs:
         if len(part) < shortest:
             return (
                 f"looks cut short: its {which} part has {len(part)} characters, but a bot "
@@ -239,8 +241,7 @@ def _check_seconds(
     try:
         seconds = float(raw)
     except ValueError:
-        # Equivalent mutants: float() reads nan in any case
-        seconds = float("nan")  # pragma: no mutate
+        seconds = math.nan
     if not low <= seconds <= high:  # also rejects NaN
         raise ValueError(
             f"{name} must be a number of seconds from {low:g} to {high:g}, got {shown(raw)}"

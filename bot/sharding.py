@@ -204,9 +204,8 @@ class IdentifyPacer:
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         # Equivalent mutants: the call only checks max_concurrency, valid for shard 0 and 1 alike
-        # pragma: no mutate start
-        identify_delay(0, max_concurrency=max_concurrency)
-        # pragma: no mutate end
+        first = 0  # pragma: no mutate
+        identify_delay(first, max_concurrency=max_concurrency)  # reject a bad value now
         self.started_at = started_at
         self.max_concurrency = max_concurrency
         self.window = window

@@ -83,7 +83,8 @@ def whole_number(text: str, limit: int) -> int | None:
     if not (text.isascii() and text.isdigit()):
         return None
     # Equivalent mutants: the text is ASCII digits, so a set with X strips what {0} does
-    significant = text.lstrip("0") or "0"  # pragma: no mutate
+    significant = text.lstrip("0")  # pragma: no mutate
+    significant = significant or "0"
     if len(significant) > len(str(limit)):
         return limit + 1
     return min(int(significant), limit + 1)

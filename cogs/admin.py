@@ -30,6 +30,8 @@ SERVED_AS = {
     Served.OFFLINE: "offline",
 }
 EMBED_COLOUR = discord.Colour.dark_grey()
+FIELD_LIMIT = 1024
+"""Discord refuses an embed field value longer than this."""
 
 
 def shards_of(bot: CatFactBot) -> str:
@@ -46,7 +48,8 @@ def cogs_state(bot: CatFactBot) -> str:
     for name, error in sorted(bot.failed_extensions.items()):
         cause = error.__cause__ or error
         lines.append(f"failed: {name} ({echo(f'{type(cause).__name__}: {cause}', MAX_DETAIL)})")
-    return "\n".join(lines)
+    text = "\n".join(lines)
+    return text if len(text) <= FIELD_LIMIT else text[: FIELD_LIMIT - 1] + "…"
 
 
 def status_embed(bot: CatFactBot) -> discord.Embed:

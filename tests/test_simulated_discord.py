@@ -14,7 +14,7 @@ import discord.ext.test.backend
 import discord.ext.test.factories
 
 from bot.core import CatFactBot
-from fakes import forget_message_log
+from fakes import forget_message_log, on_send
 from tests.conftest import SIMULATED_EPOCH
 
 
@@ -55,3 +55,14 @@ async def test_the_message_log_the_benchmark_empties_is_where_fakes_expects_it(
     assert discord.ext.test.backend._cur_config.messages[channel.id]
     forget_message_log()
     assert discord.ext.test.backend._cur_config.messages[channel.id] == []
+
+
+async def test_the_send_hook_still_reaches_dpytest_s_channel_lookup(bot: CatFactBot) -> None:
+    # fakes.on_send supplies the `channel` local that dpytest's fake HTTP reads from its caller.
+    assert callable(discord.ext.test.backend._get_higher_locs), (
+        "dpytest no longer finds the channel in its caller's locals: update fakes.on_send"
+    )
+    payloads: list[dict[str, object]] = []
+    on_send(bot, payloads.append)
+    await dpytest.message("!add 1 1")
+    assert [payload["content"] for payload in payloads] == ["2"]

@@ -50,8 +50,7 @@ class CircuitBreaker:
         self._clock = clock
         self._failures = 0
         self._open_until: float | None = None
-        # Equivalent mutants: _probing is only read as a truth value, so None acts as False
-        self._probing = False  # pragma: no mutate
+        self._probing = False
 
     @property
     def state(self) -> State:
@@ -89,15 +88,13 @@ class CircuitBreaker:
 
     def release(self) -> None:
         """A call was abandoned before it had an outcome: let the next caller probe instead."""
-        # Equivalent mutants: _probing is only read as a truth value, so None acts as False
-        self._probing = False  # pragma: no mutate
+        self._probing = False
 
     def record_success(self) -> None:
         """The call worked: close the breaker and forget past failures."""
         self._failures = 0
         self._open_until = None
-        # Equivalent mutants: _probing is only read as a truth value, so None acts as False
-        self._probing = False  # pragma: no mutate
+        self._probing = False
 
     def record_failure(self, *, retry_after: float | None = None) -> None:
         """The call failed. Open after :attr:`threshold` in a row, or at once after a probe.
@@ -113,8 +110,7 @@ class CircuitBreaker:
             pause = retry_after
         if pause is not None:
             self._open_until = self._clock() + pause
-        # Equivalent mutants: _probing is only read as a truth value, so None acts as False
-        self._probing = False  # pragma: no mutate
+        self._probing = False
 
 
 __all__ = ["DEFAULT_COOLDOWN", "DEFAULT_THRESHOLD", "CircuitBreaker", "State", "loop_time"]

@@ -7,8 +7,17 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
-from bot.settings import DEFAULT_CATFACT_API_URL, Settings, SettingsError, retired_settings
+from bot.settings import (
+    DEFAULT_CATFACT_API_URL,
+    Settings,
+    SettingsError,
+    retired_settings,
+    token_problem,
+)
+from bot.text import TOKEN_SHAPE
 from tests.project import SETTINGS_VARIABLES, TOKEN, env_example_variables
 
 
@@ -313,3 +322,16 @@ def test_a_bad_url_is_repeated_up_to_eighty_characters(url: str, shown: str) -> 
 )
 def test_a_token_of_the_right_shape_is_accepted(token: str) -> None:
     assert Settings.from_env({"DISCORD_TOKEN": token}).discord_token == token
+
+
+@given(
+    st.lists(
+        st.text(alphabet="abcXYZ019_-", min_size=0, max_size=30),
+        min_size=1,
+        max_size=4,
+    ).map(".".join)
+)
+def test_the_token_check_and_the_token_shape_the_logs_mask_agree(token: str) -> None:
+    # Two descriptions of one shape: bot.text.TOKEN_SHAPE (masking) and token_problem (settings).
+    assume(token)
+    assert (token_problem(token) is None) == bool(TOKEN_SHAPE.fullmatch(token))

@@ -383,3 +383,16 @@ async def test_status_on_a_sharded_bot_names_its_shards(session: aiohttp.ClientS
     client = CatFactClient(session, [], budget=settings.catfact_timeout)
     embed = status_embed(make_bot(settings, catfacts=client))
     assert status_fields(embed)["Shards"] == "shards 0-3 of 16"
+
+
+async def test_many_failed_cogs_still_fit_in_the_status_embed(
+    settings: Settings, greeter_in: Callable[[str, str], Path]
+) -> None:
+    greeter_in("brokencogs", "raise RuntimeError('x' * 400)\n")
+    async with running_bot(settings, extensions=["cogs.admin"]) as test_bot:
+        for n in range(5):  # as setup_hook records a cog that failed to load
+            test_bot.failed_extensions[f"cogs.broken{n}"] = RuntimeError("x" * 400)
+        cogs = status_fields(status_embed(test_bot))["Cogs"]
+        assert len(cogs) == 1024
+        assert cogs.startswith("loaded: admin\nfailed: cogs.broken0 (")
+        assert cogs.endswith("…")
