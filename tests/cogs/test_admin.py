@@ -17,7 +17,7 @@ from discord.ext import commands
 from bot.core import CatFactBot, make_bot
 from bot.facts import CatFactClient
 from bot.settings import Settings
-from cogs.admin import shards_of, status_embed
+from cogs.admin import cogs_state, shards_of, status_embed
 from fakes import FACTS, FakeCatfactNinja, FakeMeowfacts
 from tests.conftest import running_bot
 
@@ -396,3 +396,19 @@ async def test_many_failed_cogs_still_fit_in_the_status_embed(
         assert len(cogs) == 1024
         assert cogs.startswith("loaded: admin\nfailed: cogs.broken0 (")
         assert cogs.endswith("…")
+
+
+def test_a_cogs_field_of_exactly_discord_s_limit_is_kept_whole() -> None:
+    bot = MagicMock(spec=CatFactBot)
+    bot.extensions = {"cogs.admin": None}
+    bot.failed_extensions = {}
+    line = "\nfailed: cogs.bN (`RuntimeError: `)"
+    room = 1024 - len("loaded: admin")
+    for n in range(4):  # four failures of up to 250 characters each fill the field exactly
+        detail = min(250, room - len(line))
+        bot.failed_extensions[f"cogs.b{n}"] = RuntimeError("x" * detail)
+        room -= len(line) + detail
+    assert room == 0
+    text = cogs_state(bot)
+    assert len(text) == 1024
+    assert not text.endswith("…")

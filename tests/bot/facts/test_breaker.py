@@ -115,3 +115,14 @@ def test_the_cooldown_ends_exactly_when_it_says() -> None:
     assert (state(breaker), breaker.allow()) == (State.OPEN, False)
     now[0] = 130.0
     assert (state(breaker), breaker.allow()) == (State.HALF_OPEN, True)
+
+
+def test_an_abandoned_probe_lets_the_next_caller_probe(clock: FakeClock) -> None:
+    breaker = CircuitBreaker(threshold=1, cooldown=10, clock=clock)
+    breaker.record_failure()
+    clock.advance(10)
+    assert breaker.allow()  # the probe
+    assert not breaker.allow()  # only one at a time
+    breaker.release()  # the probe was cancelled before it had an outcome
+    assert breaker.available()
+    assert breaker.allow()
