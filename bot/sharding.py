@@ -156,9 +156,13 @@ def identify_delay(
     """
     if shard_id < 0:
         raise ValueError(f"shard_id must not be negative, got {shard_id}")
+    _check_concurrency(max_concurrency)
+    return shard_id // max_concurrency * window
+
+
+def _check_concurrency(max_concurrency: int) -> None:
     if max_concurrency < 1:
         raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
-    return shard_id // max_concurrency * window
 
 
 async def wait_for_identify_slot(
@@ -203,9 +207,7 @@ class IdentifyPacer:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        # Equivalent mutants: the call only checks max_concurrency, valid for shard 0 and 1 alike
-        first = 0  # pragma: no mutate
-        identify_delay(first, max_concurrency=max_concurrency)  # reject a bad value now
+        _check_concurrency(max_concurrency)  # reject a bad value now, not at the first identify
         self.started_at = started_at
         self.max_concurrency = max_concurrency
         self.window = window
