@@ -41,13 +41,18 @@ def shards_of(bot: CatFactBot) -> str:
     return "unsharded (one process)"
 
 
+def error_detail(error: BaseException) -> str:
+    """``RuntimeError: no database``, for the error a cog raised while loading, bounded."""
+    cause = error.__cause__ or error
+    return echo(f"{type(cause).__name__}: {cause}", limit=MAX_DETAIL)
+
+
 def cogs_state(bot: CatFactBot) -> str:
     """The loaded cogs, and each one that failed to load with its error."""
     loaded = ", ".join(sorted(name.removeprefix("cogs.") for name in bot.extensions))
     lines = [f"loaded: {loaded or 'none'}"]
     for name, error in sorted(bot.failed_extensions.items()):
-        cause = error.__cause__ or error
-        lines.append(f"failed: {name} ({echo(f'{type(cause).__name__}: {cause}', MAX_DETAIL)})")
+        lines.append(f"failed: {name} ({error_detail(error)})")
     text = "\n".join(lines)
     return text if len(text) <= FIELD_LIMIT else text[: FIELD_LIMIT - 1] + "…"
 
@@ -135,8 +140,7 @@ class Admin(commands.Cog):
                 await self.bot.reload_extension(extension)
         except commands.ExtensionError as exc:
             log.exception("reloading %s failed; the previous version keeps running", extension)
-            cause = exc.__cause__ or exc
-            detail = echo(f"{type(cause).__name__}: {cause}", limit=MAX_DETAIL)
+            detail = error_detail(exc)
             keeps = "it stays unloaded" if failed_at_start else "the previous version keeps running"
             await ctx.send(f"Reloading `{extension}` failed, so {keeps}: {detail}")
         else:
