@@ -52,4 +52,4 @@ def code_block(text: str) -> str:
     return f"```text\n{text.rstrip()}\n```"
 
 
-__all__ = ["FIGURES", "code_block", "provenance", "record"]
+__all__ = ["FIGURES", "code_block", "git", "provenance", "record"]

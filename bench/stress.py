@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from bench.figures import REPO, code_block, record
+from bench.figures import REPO, code_block, git, record
 
 BUSY_LOOP = "while True: pass"
 
@@ -45,10 +45,7 @@ def busy_processes(count: int) -> Iterator[list[subprocess.Popen[bytes]]]:
 
 def fresh_clone(into: Path) -> Path:
     """A clone of the repository's committed HEAD, with the test environment built."""
-    status = subprocess.run(
-        ["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True, check=True
-    )
-    if status.stdout.strip():
+    if git("status", "--porcelain"):
         print("note: uncommitted changes are not part of the clone", flush=True)
     clone = into / "clone"
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
