@@ -25,8 +25,13 @@ SHOWN_LENGTH = 40
 MAX_FACT_LENGTH = 4096
 """Discord refuses an embed description longer than this; a cleaned fact always fits."""
 
-TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}")
-"""A bot token: three base64url parts joined by dots (the bot's id, a timestamp, a signature)."""
+TOKEN_PART_LENGTHS = (20, 4, 20)
+"""The shortest each dot-separated part of a bot token is (the bot's id, a timestamp, a
+signature, each base64url)."""
+TOKEN_CHARACTERS = "A-Za-z0-9_-"  # noqa: S105  # a character class, not a secret
+"""What a part of a bot token is written with, as a regex character class's contents."""
+TOKEN_SHAPE = re.compile(r"\.".join(f"[{TOKEN_CHARACTERS}]{{{n},}}" for n in TOKEN_PART_LENGTHS))
+"""A bot token: its three parts joined by dots."""
 
 _ORDERED_LIST = re.compile(r"^(\d+)\.(?= )")
 
@@ -94,6 +99,8 @@ __all__ = [
     "ECHO_LENGTH",
     "MAX_FACT_LENGTH",
     "SHOWN_LENGTH",
+    "TOKEN_CHARACTERS",
+    "TOKEN_PART_LENGTHS",
     "TOKEN_SHAPE",
     "clean_fact",
     "echo",
