@@ -169,10 +169,7 @@ class ErrorHandler(commands.Cog):
 
     def reply_for(self, ctx: commands.Context[CatFactBot], error: BaseException) -> str:
         """The text that answers ``error`` (already unwrapped)."""
-        # Equivalent mutants: reply_for always has a command: errors without one are
-        # CommandNotFound, answered by nothing
-        unknown = "that"  # pragma: no mutate
-        command = f"{ctx.clean_prefix}{ctx.command.qualified_name}" if ctx.command else unknown
+        command = f"{ctx.clean_prefix}{ctx.command.qualified_name}" if ctx.command else "that"
         if isinstance(error, OperandError):
             return f"{describe_operand_error(error)} {usage(ctx)}"
         if isinstance(error, commands.MissingRequiredArgument):
