@@ -187,7 +187,8 @@ def token_problem(token: str) -> str | None:
             f"key, perhaps, which look similar): {PORTAL}"
         )
     if len(parts) != len(TOKEN_PART_LENGTHS):
-        return f"has {len(parts)} dot-separated parts, but a bot token has {len(TOKEN_PART_LENGTHS)}: {PORTAL}"
+        wanted = len(TOKEN_PART_LENGTHS)
+        return f"has {len(parts)} dot-separated parts, but a bot token has {wanted}: {PORTAL}"
     if re.search(f"[^.{TOKEN_CHARACTERS}]", token):
         return (
             "contains characters a bot token never has (only letters, digits, - and _ between "
