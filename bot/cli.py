@@ -1,4 +1,5 @@
-"""Command line: ``python -m bot`` connects to Discord, ``python -m bot --console`` runs offline.
+"""Command line: ``python -m bot`` connects to Discord, ``python -m bot --console`` runs offline,
+``python -m bot migrate`` brings the database's schema up to date and exits.
 
 Start-up failures end with one readable line on stderr and a distinct exit code (see
 :class:`ExitCode`), never a traceback. SIGINT and SIGTERM (Heroku's restart signal) close the bot
@@ -23,8 +24,9 @@ from dotenv import find_dotenv, load_dotenv
 
 from bot import __version__
 from bot.core import make_bot
+from bot.database import Database
 from bot.logs import configure_logging
-from bot.settings import Settings, SettingsError, retired_settings
+from bot.settings import Settings, SettingsError, deployment_warnings, retired_settings
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +48,20 @@ class ExitCode(enum.IntEnum):
     INTENTS_REQUIRED = 5
     UNREACHABLE = 6
     CONSOLE_UNAVAILABLE = 7
+    DATABASE = 8
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
         description="Cat-fact and arithmetic Discord bot.",
+    )
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["migrate"],
+        help="migrate: apply the database migrations (DATABASE_URL) and exit, as a release step "
+        "would; the bot also applies them itself at start-up",
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
@@ -76,6 +86,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.as_owner and not (args.console or args.console_if_no_token):
         parser.error("--as-owner only applies to the console (--console)")
+    if args.command and (args.console or args.console_if_no_token):
+        parser.error(f"{args.command} runs on its own, without --console")
     return args
 
 
@@ -87,6 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env(os.environ)
     except SettingsError as exc:
         return fail(ExitCode.CONFIG, str(exc))
+    if args.command == "migrate":
+        configure_logging(settings.log_level_number_for(console=False))
+        return asyncio.run(migrate(settings))
 
     console = args.console or (args.console_if_no_token and settings.discord_token is None)
     if console:
@@ -96,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ImportError as exc:
             return fail(ExitCode.CONSOLE_UNAVAILABLE, f"{CONSOLE_NEEDS} ({exc})")
         configure_logging(settings.log_level_number_for(console=console))
-        warn_about_retired_settings()
+        warn_about_retired_settings(settings)
         interactive = sys.stdin.isatty()
         if args.console_if_no_token or interactive:
             print(OFFLINE_BANNER if args.console_if_no_token else CONSOLE_BANNER, file=sys.stderr)
@@ -115,14 +130,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         return fail(ExitCode.CONFIG, str(exc))
     configure_logging(settings.log_level_number_for(console=console), secrets=[token])
-    warn_about_retired_settings()
+    warn_about_retired_settings(settings)
     return run_until_signalled(connect(settings, token))
 
 
-def warn_about_retired_settings() -> None:
-    """Tell the operator, once, about variables this version no longer reads."""
-    for line in retired_settings(os.environ):
+def warn_about_retired_settings(settings: Settings) -> None:
+    """Tell the operator, once, about variables this version no longer reads, and settings that
+    would lose data where the bot runs."""
+    for line in retired_settings(os.environ) + deployment_warnings(os.environ, settings):
         log.warning(line)  # the bot's own words, with no % in them
+
+
+async def migrate(settings: Settings) -> int:
+    """Apply the migrations and say where the schema is; exit code 8 if the database fails."""
+    assert settings.database is not None  # always set from the environment
+    database = Database(settings.database)
+    try:
+        revision = await database.migrate()
+    except Exception as exc:  # any failure is the operator's to read, in one line
+        return fail(
+            ExitCode.DATABASE,
+            f"could not migrate {settings.database.describe()}: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}",
+        )
+    finally:
+        await database.close()
+    print(f"{settings.database.describe()} is at revision {revision} (the latest)")
+    return ExitCode.OK
 
 
 CONSOLE_BANNER = "Offline console: type a message such as !help and press Enter; Ctrl-D quits."

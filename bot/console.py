@@ -27,6 +27,7 @@ from typing import Any, TextIO
 
 import discord
 import discord.ext.test as dpytest
+import discord.ext.test.backend as dpytest_backend
 from discord.ext import commands
 
 from bot.core import CatFactBot, make_intents
@@ -40,6 +41,12 @@ MAX_LINE_LENGTH = 4000
 GUILD_NAME = "Console"
 CHANNEL_NAME = "general"
 MEMBER_NAME = "you"
+GUILD_ID = 1_000_000_000_000_000_001
+MEMBER_ID = 1_000_000_000_000_000_002
+"""The simulated server's and member's ids, the same in every run: the server's settings persist
+between runs, and say who changed them."""
+ADMIN_ROLE = "Admins"
+"""The console's member has this role, with the Manage Server permission: it may change settings."""
 APPLICATION_ID = 1
 """The simulated application's id, so that ``!sync`` has an application to register commands of."""
 
@@ -157,18 +164,16 @@ class Console:
         self._edits: list[str] = []
 
     async def start(self) -> None:
-        """Run the bot's real start-up, then attach it to a simulated guild."""
-        await start_simulated(
-            self.bot,
-            # Equivalent mutants: the guild's name is printed nowhere
-            guilds=[GUILD_NAME],  # pragma: no mutate
-            # Equivalent mutants: the channel's name is printed nowhere
-            text_channels=[CHANNEL_NAME],  # pragma: no mutate
-            # Equivalent mutants: no command lists channels; dpytest adds none for 0 or None
-            voice_channels=0,  # pragma: no mutate
-            members=[MEMBER_NAME],
+        """Run the bot's real start-up, then attach it to the simulated server: always the same
+        one (:data:`GUILD_ID`), with one channel and one member who may manage it."""
+        await start_simulated(self.bot, guilds=0)
+        member = add_guild(
+            GUILD_NAME,
+            guild_id=GUILD_ID,
+            channel=CHANNEL_NAME,
+            member=MEMBER_NAME,
+            member_id=MEMBER_ID,
         )
-        member = dpytest.get_config().members[0]
         assert self.bot.user is not None
         self.bot.owner_id = member.id if self.as_owner else self.bot.user.id
         dpytest.callbacks.set_callback(self._edited, "edit_message")
@@ -244,6 +249,28 @@ async def start_simulated(bot: CatFactBot, **configure: Any) -> None:
     dpytest.configure(bot, **configure)
     bot.allowed_mentions = allowed_mentions
     bot._connection.application_id = application_id
+
+
+def add_guild(
+    name: str, *, guild_id: int, channel: str, member: str, member_id: int
+) -> discord.Member:
+    """Add a server with this id to dpytest's backend, with one text channel and one member who
+    has the Manage Server permission, and make them the ones ``dpytest.message`` uses."""
+    guild = dpytest_backend.make_guild(name, id_num=guild_id)
+    text_channel = dpytest_backend.make_text_channel(channel, guild)
+    admins = dpytest_backend.make_role(
+        ADMIN_ROLE, guild, permissions=discord.Permissions(manage_guild=True).value
+    )
+    user = dpytest_backend.make_user(member, "0001", id_num=member_id)
+    added = dpytest_backend.make_member(user, guild, roles=[admins])
+    bot_user = dpytest_backend.get_state().user
+    assert bot_user is not None  # dpytest.configure logged the bot in
+    dpytest_backend.make_member(bot_user, guild)
+    config = dpytest.get_config()
+    config.guilds.insert(0, guild)
+    config.channels.insert(0, text_channel)
+    config.members.insert(0, added)
+    return added
 
 
 async def close_simulated(bot: CatFactBot) -> None:

@@ -1,8 +1,9 @@
 """The Discord bot: one ``commands.Bot`` subclass that owns the process's shared resources.
 
 :class:`CatFactBot` creates the single ``aiohttp.ClientSession`` and the :class:`CatFactClient`
-in :meth:`~CatFactBot.setup_hook`, loads every extension found in the ``cogs`` package, and closes
-the session after discord.py has shut down. Cogs reach the client as ``bot.catfacts``.
+in :meth:`~CatFactBot.setup_hook`, migrates the database and starts the servers' settings, loads
+every extension found in the ``cogs`` package, and closes all of it after discord.py has shut
+down. Cogs reach the client as ``bot.catfacts`` and the settings as ``bot.guild_settings``.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from discord.ext import commands
 
 from bot import __version__
 from bot.activity import CommandLog, TimedContext
+from bot.database import Database
 from bot.error_handler import ErrorHandler
 from bot.facts import CatFactClient, client_for
+from bot.guild_settings import Defaults, GuildSettings, GuildSettingsService
 from bot.help import BotHelp
 from bot.settings import Settings
 from bot.sharding import IdentifyPacer
@@ -56,6 +59,15 @@ def discover_extensions(package: str = "cogs") -> list[str]:
         for info in pkgutil.iter_modules(module.__path__)
         if not info.name.startswith("_")
     )
+
+
+async def prefixes(bot: CatFactBot, message: discord.Message) -> list[str]:
+    """The server's prefix (from memory; its first message may wait for it to be read), and a
+    mention of the bot, which always works: a server can never lock itself out."""
+    if message.guild is not None:
+        await bot.guild_settings.ensure(message.guild.id)
+    prefix = bot.guild_settings.prefix_for(message.guild.id if message.guild else None)
+    return commands.when_mentioned_or(prefix)(bot, message)
 
 
 def make_intents() -> discord.Intents:
@@ -94,7 +106,7 @@ class CatFactBot(commands.Bot):
         ``options`` go to discord.py (:class:`ShardedCatFactBot` passes the shard settings).
         """
         super().__init__(
-            command_prefix=commands.when_mentioned_or(settings.command_prefix),
+            command_prefix=prefixes,
             intents=intents or make_intents(),
             # Nothing the bot sends may ping anyone: it echoes user input and third-party text.
             allowed_mentions=discord.AllowedMentions.none(),
@@ -112,6 +124,18 @@ class CatFactBot(commands.Bot):
         self._session: aiohttp.ClientSession | None = None
         self._extensions = list(extensions) if extensions is not None else None
         self.failed_extensions: dict[str, BaseException] = {}
+        self.database = Database(settings.database) if settings.database is not None else None
+        self.guild_settings = GuildSettingsService(
+            self.database,
+            Defaults(prefix=settings.command_prefix, cooldown=settings.catfact_cooldown),
+        )
+        """Every server's settings, from memory; see :mod:`bot.guild_settings`."""
+
+    def settings_for(self, guild: discord.Guild | None) -> GuildSettings:
+        """The settings in force in ``guild`` (None: a DM), from memory."""
+        if guild is None:
+            return self.guild_settings.settings_for(None)
+        return self.guild_settings.settings_for(guild.id, str(guild.preferred_locale))
 
     @property
     def commands_answered(self) -> int:
@@ -142,6 +166,7 @@ class CatFactBot(commands.Bot):
             )
             self._catfacts = client_for(self.settings, self._session)
             self._catfacts.start()  # the first fill, then hourly refreshes, in the background
+        await self.guild_settings.start()  # migrations; retried in the background if it is down
         await self.add_cog(ErrorHandler(self))
         await self.add_cog(CommandLog(self))
         names = self._extensions if self._extensions is not None else discover_extensions()
@@ -161,21 +186,42 @@ class CatFactBot(commands.Bot):
         *,
         cls: type[commands.Context[Any]] = TimedContext,
     ) -> commands.Context[Any]:
-        """Every command's context is a :class:`~bot.activity.TimedContext`, for the log."""
+        """Every command's context is a :class:`~bot.activity.TimedContext`, for the log, and its
+        server's settings are in memory once it exists (a slash command reads no prefix)."""
+        if origin.guild is not None:
+            await self.guild_settings.ensure(origin.guild.id)
         return await super().get_context(origin, cls=cls)
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        """A server this process serves: read its settings before its first command."""
+        self.guild_settings.prefetch((guild.id,))
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        self.guild_settings.prefetch((guild.id,))
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Removed from a server: its settings leave memory; the database keeps them."""
+        self.guild_settings.forget(guild.id)
 
     async def close(self) -> None:
         """Shut discord.py down first (it may still use the session), then the client we built
         (stopping its background refreshes) and the session, which is closed even if stopping
-        the client fails."""
+        the client fails, then the settings and the database."""
         try:
             await super().close()
         finally:
-            if self._session is not None and not self._session.closed:
+            try:
+                if self._session is not None and not self._session.closed:
+                    try:
+                        await self.catfacts.aclose()
+                    finally:
+                        await self._session.close()
+            finally:
                 try:
-                    await self.catfacts.aclose()
+                    await self.guild_settings.aclose()
                 finally:
-                    await self._session.close()
+                    if self.database is not None:
+                        await self.database.close()
 
 
 class ShardedCatFactBot(CatFactBot, commands.AutoShardedBot):

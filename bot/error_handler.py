@@ -1,18 +1,23 @@
 """Turns every command error into a reply a person can act on.
 
-All user-facing wording of failures lives here; cogs only raise. Errors are handled in this order:
+All user-facing wording of failures lives here (but for the rules of a server setting, worded
+next to them in :mod:`bot.guild_settings.rules`); cogs only raise. Errors are handled in this order:
 
 1. ``CommandNotFound``: ignored, so typos and other bots' commands do not cause chatter.
 2. Wrappers (``CommandInvokeError``, ``HybridCommandError`` and the app-command equivalents) are
    unwrapped to the exception the command really raised.
 3. :class:`~bot.operands.OperandError`: which number is wrong and why, plus the usage.
-4. Other user-input errors (a missing or unparsable argument): the problem plus the usage.
-5. ``NotOwner``: owner-only commands say so instead of failing silently.
-6. Other failed checks (for example a command that cannot be used in DMs).
+4. :class:`~bot.guild_settings.InvalidSetting`: what is wrong with the setting, and what would do.
+   Other user-input errors (a missing or unparsable argument): the problem plus the usage.
+5. ``NotOwner``: owner-only commands say so instead of failing silently; a missing permission
+   is named; a server-only command used in a DM says it belongs to a server.
+6. Other failed checks.
 7. ``CommandOnCooldown``: when the command can be used again, in whole seconds, said once per
    cooldown: a typed command repeated while it lasts gets no further reply, so spam is not
    echoed one for one.
-8. Anything else: logged with its traceback and answered with a generic apology, never silence.
+8. :class:`~bot.guild_settings.NotSavedError`: the database could not take a change, so nothing
+   changed.
+9. Anything else: logged with its traceback and answered with a generic apology, never silence.
 
 A reply to a slash command is ephemeral: only the person who asked sees it.
 """
@@ -27,6 +32,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.guild_settings import InvalidSetting, NotSavedError
 from bot.operands import MAX_OPERAND_LENGTH, MAX_OPERANDS, OperandError, Problem
 from bot.text import echo
 
@@ -39,6 +45,14 @@ UNEXPECTED = "Sorry, something went wrong on my side. It has been logged."
 NOT_OWNER = "Only the bot's owner can use `{command}`."
 CHECK_FAILED = "You can't use `{command}` here."
 ON_COOLDOWN = "Easy there! You can use `{command}` again in {seconds} s."
+MISSING_PERMISSION = "You need the {permissions} permission to do that."
+NOT_IN_DMS = "`{command}` only works in a server, not in a direct message."
+NOT_SAVED = (
+    "I couldn't save that: the database can't be reached right now. Nothing was changed; "
+    "please try again in a minute."
+)
+PERMISSION_NAMES = {"manage_guild": "Manage Server"}
+"""Discord's names for the permissions a command may ask for, as its apps show them."""
 
 MAX_COOLDOWN_NOTICES = 10_000
 """Cooldown notices remembered at most; past that, the ones whose cooldown is over are forgotten."""
@@ -111,6 +125,13 @@ def refusal(
     name = f"{ctx.clean_prefix}{command.qualified_name}"
     if isinstance(error, commands.NotOwner):
         return NOT_OWNER.format(command=name)
+    if isinstance(error, commands.MissingPermissions):
+        wanted = [PERMISSION_NAMES.get(p, p) for p in error.missing_permissions]
+        return MISSING_PERMISSION.format(permissions=" and ".join(wanted))
+    if isinstance(error, commands.NoPrivateMessage):
+        # A command may say why in its own words; discord.py's default message is not for users.
+        own = str(error) if str(error) != str(commands.NoPrivateMessage()) else None
+        return own or NOT_IN_DMS.format(command=name)
     return CHECK_FAILED.format(command=name)
 
 
@@ -176,11 +197,16 @@ class ErrorHandler(commands.Cog):
             wanted = error.param.description
             missing = f"Please give me {wanted}." if wanted else f"`{error.param.name}` is missing."
             return f"{missing} {usage(ctx)}"
+        if isinstance(error, InvalidSetting):
+            return str(error)  # names the problem and what would do instead
         if isinstance(error, commands.UserInputError):
             return f"{error} {usage(ctx)}"
         if isinstance(error, commands.CheckFailure) and ctx.command is not None:
             return refusal(ctx, ctx.command, error)
         if isinstance(error, commands.CommandOnCooldown):
             return ON_COOLDOWN.format(command=command, seconds=math.ceil(error.retry_after))
+        if isinstance(error, NotSavedError):
+            log.warning("a settings change in %s was not saved: %s", ctx.guild, error)
+            return NOT_SAVED
         log.error("unexpected error in %s", command, exc_info=error)
         return UNEXPECTED

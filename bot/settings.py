@@ -22,6 +22,7 @@ from typing import Any
 
 import yarl
 
+from bot.database import DatabaseURL, parse_database_url
 from bot.facts import PROVIDERS
 from bot.sharding import ShardPlan, parse_shard_plan
 from bot.text import TOKEN_CHARACTERS, TOKEN_PART_LENGTHS, shown
@@ -97,6 +98,9 @@ class Settings:
     log_level: str | None = None
     shards: ShardPlan = field(default_factory=ShardPlan)
     """Which shards this process runs (``SHARD_COUNT``, ``SHARD_IDS``); unsharded by default."""
+    database: DatabaseURL | None = None
+    """Where servers' settings are kept (``DATABASE_URL``). From the environment there is always
+    one (a SQLite file by default); None keeps them in memory only, for tests of everything else."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -124,6 +128,7 @@ class Settings:
         check("catfact_cooldown", lambda: _check_cooldown(get("CATFACT_COOLDOWN")))
         check("log_level", lambda: _check_log_level(get("LOG_LEVEL")))
         check("shards", lambda: parse_shard_plan(get("SHARD_COUNT"), get("SHARD_IDS")))
+        check("database", lambda: parse_database_url(get("DATABASE_URL")))
         if check.problems:
             raise SettingsError(check.problems)
         return cls(**check.values)
@@ -160,6 +165,18 @@ def retired_settings(environ: Mapping[str, str]) -> list[str]:
         for name, why in RETIRED_VARIABLES.items()
         if environ.get(name, "").strip()
     ]
+
+
+def deployment_warnings(environ: Mapping[str, str], settings: Settings) -> list[str]:
+    """One line for each setting that works here but would lose data where the bot runs."""
+    warnings = []
+    if environ.get("DYNO") and settings.database is not None and settings.database.is_sqlite:
+        warnings.append(
+            "DATABASE_URL is a SQLite file on a Heroku dyno, whose disk is wiped at every "
+            "restart: every server's settings will be lost. Add Heroku Postgres (heroku addons:"
+            "create heroku-postgresql), which sets DATABASE_URL"
+        )
+    return warnings
 
 
 def _check_token(token: str | None) -> str | None:
@@ -293,4 +310,11 @@ def _check_log_level(level: str | None) -> str | None:
     return upper
 
 
-__all__ = ["RETIRED_VARIABLES", "Settings", "SettingsError", "retired_settings", "token_problem"]
+__all__ = [
+    "RETIRED_VARIABLES",
+    "Settings",
+    "SettingsError",
+    "deployment_warnings",
+    "retired_settings",
+    "token_problem",
+]

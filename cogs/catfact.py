@@ -22,9 +22,17 @@ def fact_embed(fact: Fact) -> discord.Embed:
 
 
 def per_user_cooldown(ctx: commands.Context[CatFactBot]) -> commands.Cooldown | None:
-    """One fact per user per ``CATFACT_COOLDOWN`` seconds; none when that is 0."""
-    seconds = ctx.bot.settings.catfact_cooldown
+    """One fact per user per the server's cooldown (``CATFACT_COOLDOWN`` unless the server chose
+    one) seconds; none when that is 0."""
+    seconds = ctx.bot.settings_for(ctx.guild).cooldown
     return commands.Cooldown(1, seconds) if seconds else None
+
+
+def cooldown_key(ctx: commands.Context[CatFactBot]) -> tuple[int | None, int, float]:
+    """Whose cooldown a command counts against: the user in this server (or in DMs), under the
+    cooldown now in force, so a changed cooldown applies from the next command on."""
+    guild_id = ctx.guild.id if ctx.guild else None
+    return guild_id, ctx.author.id, ctx.bot.settings_for(ctx.guild).cooldown
 
 
 class CatFacts(commands.Cog, name="Cat facts"):
@@ -34,12 +42,13 @@ class CatFacts(commands.Cog, name="Cat facts"):
         self.bot = bot
 
     @commands.hybrid_command(name="catfact")  # type: ignore[arg-type]  # see bot/core.py
-    @commands.dynamic_cooldown(per_user_cooldown, type=commands.BucketType.user)
+    @commands.dynamic_cooldown(per_user_cooldown, type=cooldown_key)
     async def catfact(self, ctx: commands.Context[CatFactBot]) -> None:
         """Tell a random cat fact."""
         # A slash command must be acknowledged within 3 s; a fact may have to be fetched first.
         await ctx.defer()
-        fact = await self.bot.catfacts.get_fact(channel=ctx.channel.id)
+        language = self.bot.settings_for(ctx.guild).language
+        fact = await self.bot.catfacts.get_fact(channel=ctx.channel.id, language=language.code)
         await ctx.send(embed=fact_embed(fact))
 
 

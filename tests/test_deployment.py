@@ -6,13 +6,17 @@ import json
 import re
 from pathlib import Path
 
+from bot.database import parse_database_url
 from bot.facts import PROVIDERS
 from bot.settings import Settings
 from tests.project import REPO, env_example_variables
 
 
-def test_procfile_runs_the_bot_as_a_worker() -> None:
-    assert (REPO / "Procfile").read_text().strip() == "worker: python -m bot"
+def test_procfile_migrates_each_release_then_runs_the_bot_as_a_worker() -> None:
+    assert (REPO / "Procfile").read_text().splitlines() == [
+        "release: python -m bot migrate",
+        "worker: python -m bot",
+    ]
 
 
 def test_app_json_asks_for_the_token_and_starts_one_worker() -> None:
@@ -26,10 +30,14 @@ def test_app_json_asks_for_the_token_and_starts_one_worker() -> None:
 
 
 def test_app_json_offers_every_setting_with_a_valid_default() -> None:
-    env = json.loads((REPO / "app.json").read_text())["env"]
-    assert sorted(env) == sorted(env_example_variables())
+    app = json.loads((REPO / "app.json").read_text())
+    env = app["env"]
+    # The Heroku Postgres add-on sets DATABASE_URL itself; a value offered here would clash.
+    assert sorted(env) == sorted(set(env_example_variables()) - {"DATABASE_URL"})
+    assert [addon["plan"].split(":")[0] for addon in app["addons"]] == ["heroku-postgresql"]
     defaults = {name: spec["value"] for name, spec in env.items() if "value" in spec}
-    assert Settings.from_env(defaults) == Settings(log_level="INFO")
+    expected = Settings(log_level="INFO", database=parse_database_url(None))
+    assert Settings.from_env(defaults) == expected
     assert all(not spec["required"] for name, spec in env.items() if name != "DISCORD_TOKEN")
 
 

@@ -54,7 +54,13 @@ def test_discovery_finds_every_public_module_in_order(fake_cogs: str) -> None:
 
 
 def test_discovery_of_the_real_cogs_package() -> None:
-    assert discover_extensions() == ["cogs.admin", "cogs.arithmetic", "cogs.catfact", "cogs.info"]
+    assert discover_extensions() == [
+        "cogs.admin",
+        "cogs.arithmetic",
+        "cogs.catfact",
+        "cogs.info",
+        "cogs.settings",
+    ]
 
 
 async def test_a_broken_extension_is_logged_and_the_others_load(
@@ -160,6 +166,7 @@ async def test_slash_commands_are_not_synced_at_start_up(settings: Settings) -> 
             "about",
             "add",
             "catfact",
+            "settings",
             "ping",
             "sub",
         }

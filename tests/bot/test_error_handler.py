@@ -65,8 +65,18 @@ async def test_other_check_failures_say_the_command_cannot_be_used_here(
     handler = mocked_bot.get_cog("ErrorHandler")
     assert isinstance(handler, ErrorHandler)
     ctx = slash_context(mocked_bot)
-    await handler.on_command_error(ctx, commands.NoPrivateMessage())
+    await handler.on_command_error(ctx, commands.CheckFailure())
     ctx.send.assert_awaited_once_with("You can't use `/catfact` here.", ephemeral=True)
+
+
+async def test_a_server_only_command_in_a_dm_says_so(mocked_bot: CatFactBot) -> None:
+    handler = mocked_bot.get_cog("ErrorHandler")
+    assert isinstance(handler, ErrorHandler)
+    ctx = slash_context(mocked_bot)
+    await handler.on_command_error(ctx, commands.NoPrivateMessage())
+    ctx.send.assert_awaited_once_with(
+        "`/catfact` only works in a server, not in a direct message.", ephemeral=True
+    )
 
 
 @pytest.mark.parametrize(("retry_after", "seconds"), [(4.2, 5), (0.01, 1), (3.0, 3)])

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from bot.database import parse_database_url
 from bot.settings import (
     DEFAULT_CATFACT_API_URL,
     Settings,
@@ -19,6 +20,12 @@ from bot.settings import (
 )
 from bot.text import TOKEN_SHAPE
 from tests.project import SETTINGS_VARIABLES, TOKEN, env_example_variables
+
+
+def read(**values: Any) -> Settings:
+    """What ``Settings.from_env`` gives for these values: from the environment there is always a
+    database (the default SQLite file unless DATABASE_URL says otherwise)."""
+    return Settings(**{"database": parse_database_url(None), **values})
 
 
 def test_defaults_need_no_environment_at_all() -> None:
@@ -38,7 +45,7 @@ def test_defaults_need_no_environment_at_all() -> None:
 
 def test_a_retired_variable_is_ignored_and_named_once_for_the_log() -> None:
     environ = {"CATFACT_BATCH_SIZE": "50"}
-    assert Settings.from_env(environ) == Settings()
+    assert Settings.from_env(environ) == read()
     [line] = retired_settings(environ)
     assert line.startswith("CATFACT_BATCH_SIZE is set, but it no longer has any effect: ")
     assert retired_settings({"CATFACT_BATCH_SIZE": " "}) == []
@@ -59,7 +66,7 @@ def test_every_variable_read_is_documented_in_env_example() -> None:
 
 def test_blank_values_mean_default() -> None:
     env = {"DISCORD_TOKEN": "", "CATFACT_API_URL": "", "LOG_LEVEL": "", "SHARD_COUNT": " "}
-    assert Settings.from_env(env) == Settings()
+    assert Settings.from_env(env) == read()
 
 
 @pytest.mark.parametrize("blank", ["", "  "])
@@ -134,7 +141,7 @@ def test_every_variable_is_read() -> None:
             "LOG_LEVEL": "debug",
         }
     )
-    assert settings == Settings(
+    assert settings == read(
         discord_token=TOKEN,
         command_prefix="?",
         catfact_api_url="http://127.0.0.1:8080/facts",
@@ -238,14 +245,14 @@ def test_log_level_defaults_depend_on_the_mode(
 @pytest.mark.parametrize(
     ("name", "value", "expected"),
     [
-        ("COMMAND_PREFIX", "!!!!!", Settings(command_prefix="!!!!!")),
-        ("CATFACT_TIMEOUT", "0.1", Settings(catfact_timeout=0.1)),
-        ("CATFACT_TIMEOUT", "30", Settings(catfact_timeout=30)),
-        ("CATFACT_COOLDOWN", "0", Settings(catfact_cooldown=0)),
-        ("CATFACT_COOLDOWN", "3600", Settings(catfact_cooldown=3600)),
-        ("CATFACT_REFRESH", "60", Settings(catfact_refresh=60)),
-        ("CATFACT_REFRESH", "86400", Settings(catfact_refresh=86400)),
-        ("CATFACT_REFRESH", "0600", Settings(catfact_refresh=600)),  # leading zeros are fine
+        ("COMMAND_PREFIX", "!!!!!", read(command_prefix="!!!!!")),
+        ("CATFACT_TIMEOUT", "0.1", read(catfact_timeout=0.1)),
+        ("CATFACT_TIMEOUT", "30", read(catfact_timeout=30)),
+        ("CATFACT_COOLDOWN", "0", read(catfact_cooldown=0)),
+        ("CATFACT_COOLDOWN", "3600", read(catfact_cooldown=3600)),
+        ("CATFACT_REFRESH", "60", read(catfact_refresh=60)),
+        ("CATFACT_REFRESH", "86400", read(catfact_refresh=86400)),
+        ("CATFACT_REFRESH", "0600", read(catfact_refresh=600)),  # leading zeros are fine
     ],
 )
 def test_the_documented_limits_themselves_are_accepted(

@@ -105,7 +105,11 @@ async def test_guild_sync_in_a_direct_message_is_explained(
     with pytest.raises(commands.NoPrivateMessage):
         await dpytest.message("!sync guild", channel=dm, member=owner)
     tree_sync.assert_not_awaited()
-    assert dpytest.verify().message().content("You can't use `!sync` here.")
+    assert (
+        dpytest.verify()
+        .message()
+        .content("`!sync` only works in a server, not in a direct message.")
+    )
 
 
 async def test_owner_clears_the_server_copies(
@@ -219,7 +223,9 @@ async def test_reloading_something_not_loaded_lists_what_is(
     assert (
         dpytest.verify()
         .message()
-        .content("There is no loaded cog `dogfacts`. Loaded: admin, arithmetic, catfact, info.")
+        .content(
+            "There is no loaded cog `dogfacts`. Loaded: admin, arithmetic, catfact, info, settings."
+        )
     )
 
 
@@ -293,7 +299,7 @@ async def test_status_gives_the_owner_what_about_leaves_out(
         "Facts in memory": f"{len(FACTS)} from meowfacts",
         "Facts served": "from memory 1, after waiting for the first fetch 0, offline 0",
         "Fetches": "1 requests, 0 failed, 1 collections",
-        "Cogs": "loaded: admin, arithmetic, catfact, info",
+        "Cogs": "loaded: admin, arithmetic, catfact, info, settings",
     }
 
 

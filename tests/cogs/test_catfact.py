@@ -112,7 +112,7 @@ async def test_catfact_sends_what_the_client_returns_for_this_channel(
     await dpytest.message("!catfact")
     assert dpytest.get_embed().description == "Cats can rotate their ears."
     channel = dpytest.get_config().channels[0]
-    fake_catfacts.get_fact.assert_awaited_once_with(channel=channel.id)
+    fake_catfacts.get_fact.assert_awaited_once_with(channel=channel.id, language="eng-us")
 
 
 async def test_an_offline_fact_says_so_in_the_footer(

@@ -1,0 +1,137 @@
+"""``!settings`` / ``/settings``: read this server's settings, or change one (its admins)."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.core import CatFactBot
+from bot.guild_settings import NAMES, GuildSettings, check_name, parse
+from bot.text import neutralise_mentions
+
+RESET = "reset"
+USAGE = "[prefix|language|cooldown|reset] [value]"
+NAME_HELP = "prefix, language or cooldown (or reset, for the defaults); empty to show them all"
+VALUE_HELP = "the new value, e.g. ? for prefix, German for language, 10 for cooldown"
+EMBED_COLOUR = discord.Colour.blurple()
+
+
+async def can_manage(ctx: commands.Context[CatFactBot]) -> bool:
+    """Members with the Manage Server permission, and the bot's owner, change settings."""
+    permissions = getattr(ctx.author, "guild_permissions", None)
+    return bool(permissions and permissions.manage_guild) or await ctx.bot.is_owner(ctx.author)
+
+
+def describe(name: str, settings: GuildSettings) -> str:
+    """One setting's value in words, saying when it is the default."""
+    match name:
+        case "prefix":
+            text = f"`{settings.prefix}` (mentioning me works too)"
+        case "language":
+            language = settings.language
+            text = language.english
+            if language.native != language.english:
+                text += f" ({language.native})"
+        case _:
+            seconds = settings.cooldown
+            text = "off" if not seconds else f"{seconds:g} s between two cat facts per person"
+    return f"{text}, the default" if settings.is_default(name) else text
+
+
+def settings_embed(guild: discord.Guild, settings: GuildSettings, prefix: str) -> discord.Embed:
+    """Every setting of ``guild``, and how to change them."""
+    embed = discord.Embed(
+        title=f"Settings for {neutralise_mentions(guild.name)}", colour=EMBED_COLOUR
+    )
+    for name in NAMES:
+        embed.add_field(name=name.capitalize(), value=describe(name, settings), inline=False)
+    stored = settings.stored
+    footer = f"Admins change them with {prefix}settings <name> <value>, or {prefix}settings reset."
+    if stored.changed_by is not None and stored.changed_at is not None:
+        member = guild.get_member(stored.changed_by)
+        who = neutralise_mentions(member.display_name) if member else "a former member"
+        footer = f"Last changed by {who} on {stored.changed_at:%Y-%m-%d}. {footer}"
+    embed.set_footer(text=footer)
+    return embed
+
+
+def confirmation(name: str, settings: GuildSettings) -> str:
+    """What the reply to a change says (in the prefix now in force)."""
+    match name:
+        case "prefix":
+            return f"Done: the prefix here is now `{settings.prefix}`. Mentioning me works too."
+        case "language":
+            return f"Done: cat facts here are now in {describe('language', settings)}."
+        case _:
+            if not settings.cooldown:
+                return f"Done: `{settings.prefix}catfact` has no cooldown here now."
+            return f"Done: each person now waits {settings.cooldown:g} s between two cat facts."
+
+
+class Settings(commands.Cog):
+    """This server's own settings: its prefix, language and cooldown."""
+
+    def __init__(self, bot: CatFactBot) -> None:
+        self.bot = bot
+
+    @commands.hybrid_command(name="settings", usage=USAGE, extras={"example": "language German"})  # type: ignore[arg-type]  # see bot/core.py
+    @commands.guild_only()
+    @app_commands.describe(name=NAME_HELP, value=VALUE_HELP)
+    async def settings(
+        self,
+        ctx: commands.Context[CatFactBot],
+        name: str | None = None,
+        *,
+        value: str | None = None,
+    ) -> None:
+        """Show this server's settings, or change one (admins)."""
+        guild = ctx.guild
+        assert guild is not None  # guild_only
+        if name is None:
+            current = self.bot.settings_for(guild)
+            await ctx.send(embed=settings_embed(guild, current, ctx.clean_prefix))
+            return
+        if name.strip().lower() == RESET:
+            await self._require_manager(ctx)
+            await self._save(ctx, guild, None, None)
+            await ctx.send("Done: every setting here is back to its default.")
+            return
+        setting = check_name(name)
+        if value is None:
+            current = self.bot.settings_for(guild)
+            await ctx.send(
+                f"{setting.capitalize()}: {describe(setting, current)}. Change it with "
+                f"`{ctx.clean_prefix}settings {setting} <value>`."
+            )
+            return
+        await self._require_manager(ctx)
+        await self._save(ctx, guild, setting, value)
+        await ctx.send(confirmation(setting, self.bot.settings_for(guild)))
+
+    async def _require_manager(self, ctx: commands.Context[CatFactBot]) -> None:
+        if not await can_manage(ctx):
+            raise commands.MissingPermissions(["manage_guild"])
+
+    async def _save(
+        self,
+        ctx: commands.Context[CatFactBot],
+        guild: discord.Guild,
+        setting: str | None,
+        value: str | None,
+    ) -> None:
+        """Check and save the change (a reset when ``setting`` is None); the error handler
+        answers a refused one (:class:`~bot.guild_settings.NotSavedError`)."""
+        service = self.bot.guild_settings
+        at = ctx.message.edited_at or ctx.message.created_at
+        if ctx.interaction is not None:
+            at = ctx.interaction.created_at
+        if setting is None or value is None:
+            await service.reset(guild.id, by=ctx.author.id, at=at)
+        else:
+            await service.change(guild.id, parse(setting, value), by=ctx.author.id, at=at)
+
+
+async def setup(bot: CatFactBot) -> None:
+    """Extension entry point."""
+    await bot.add_cog(Settings(bot))
