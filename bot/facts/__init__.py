@@ -1,14 +1,18 @@
 """The fact path: where every cat fact comes from, as one service with one entry point.
 
 The rest of the bot imports from this package only: :func:`client_for` builds the
-:class:`CatFactClient` that serves every fact, :class:`Fact` and :class:`Served` are what it hands
-out and counts, and :data:`PROVIDERS` are the providers (each with its name and default address)
-that the settings accept. The modules are how the client keeps its promise (``!catfact``
-from memory, never an error) and may change freely:
+:class:`CatFactClient` that serves every fact, :class:`Fact` and
+:class:`Served` are what it hands out and counts, :data:`PROVIDERS` are the providers (each with
+its name and default address) that the settings accept, and :class:`Language` with
+:data:`LANGUAGES`, :data:`ENGLISH`, :func:`find_language`, :func:`language_for_locale` and
+:func:`by_code` are the languages facts come in and how people and Discord name them. The
+modules are how the client keeps its promise (``!catfact`` from memory, never an error) and may
+change freely:
 
 - :mod:`~bot.facts.client`: the service: the pool, the first fill, refreshes, the budget;
 - :mod:`~bot.facts.pool`: a collection in memory and each channel's shuffled way through it;
 - :mod:`~bot.facts.providers`: meowfacts and catfact.ninja, their requests and answers;
+- :mod:`~bot.facts.languages`: meowfacts' languages, their codes, names and Discord locales;
 - :mod:`~bot.facts.breaker`: the circuit breaker that leaves a failing provider alone;
 - :mod:`~bot.facts.offline`: the facts told when no provider can be reached.
 """
@@ -20,6 +24,14 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from bot.facts.client import CatFactClient, Served
+from bot.facts.languages import (
+    ENGLISH,
+    LANGUAGES,
+    Language,
+    by_code,
+    find_language,
+    language_for_locale,
+)
 from bot.facts.pool import Fact
 from bot.facts.providers import PROVIDERS
 
@@ -39,9 +51,15 @@ def client_for(settings: Settings, session: aiohttp.ClientSession) -> CatFactCli
 
 
 __all__ = [
+    "ENGLISH",
+    "LANGUAGES",
     "PROVIDERS",
     "CatFactClient",
     "Fact",
+    "Language",
     "Served",
+    "by_code",
     "client_for",
+    "find_language",
+    "language_for_locale",
 ]
