@@ -4,7 +4,8 @@ reach, and a clock that moves only when told to.
 
 Import from here; the modules are how the fakes are grouped:
 
-- :mod:`fakes.upstreams`: meowfacts and catfact.ninja, scripted per test;
+- :mod:`fakes.upstreams`: meowfacts (in English, German and any language a test adds) and
+  catfact.ninja, scripted per test;
 - :mod:`fakes.discord_api`: slash invocations and a hook on every message payload sent;
 - :mod:`fakes.clock`: a manual clock for code that runs outside an event loop.
 """
@@ -14,7 +15,10 @@ from fakes.discord_api import call_slash, forget_message_log, interaction_contex
 from fakes.upstreams import (
     CHUNKED_OVERHEAD,
     FACTS,
+    GERMAN_FACTS,
+    MEOWFACTS_ENGLISH,
     MEOWFACTS_ENGLISH_SIZE,
+    MEOWFACTS_GERMAN,
     NINJA_FACTS,
     FakeCatfactNinja,
     FakeMeowfacts,
@@ -26,7 +30,10 @@ from fakes.upstreams import (
 __all__ = [
     "CHUNKED_OVERHEAD",
     "FACTS",
+    "GERMAN_FACTS",
+    "MEOWFACTS_ENGLISH",
     "MEOWFACTS_ENGLISH_SIZE",
+    "MEOWFACTS_GERMAN",
     "NINJA_FACTS",
     "FakeCatfactNinja",
     "FakeClock",

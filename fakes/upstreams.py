@@ -11,7 +11,7 @@ import json
 import math
 import random
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import ClassVar
 
 from aiohttp import web
@@ -33,6 +33,19 @@ FACTS = [
     *(f"Test fact number {n}." for n in range(2, MEOWFACTS_ENGLISH_SIZE)),
 ]
 """What the fake meowfacts holds by default: as many facts as the real one has in English."""
+
+MEOWFACTS_ENGLISH = "eng-us"
+"""meowfacts' default language: what it answers in when ``lang`` is missing or empty."""
+
+MEOWFACTS_GERMAN = "ger-de"
+
+GERMAN_FACTS = [
+    "Katzen schlafen zwölf bis sechzehn Stunden am Tag.",
+    "Eine Katze hat in jedem Ohr mehr als dreißig Muskeln.",
+    *(f"Testfakt Nummer {n} über Katzen." for n in range(2, 94)),
+]
+"""What the fake meowfacts holds in German by default: as many distinct facts as the real one
+(which lists 100, six of them twice)."""
 
 NINJA_FACTS = [f"Backup fact number {n}." for n in range(250)]
 """What the fake catfact.ninja holds: enough for three pages of 100, as the real one has four."""
@@ -190,19 +203,67 @@ def _query_number(request: web.Request, name: str, default: int) -> int:
 
 
 class FakeMeowfacts(FakeProvider):
-    """Answers like meowfacts: ``GET /?count=N`` gives N distinct facts of its collection as
-    ``{"data": [...]}``, all of them when N is larger, in a new random order each time."""
+    """Answers like meowfacts: ``GET /?lang=L&count=N`` gives N distinct facts of language L's
+    collection as ``{"data": [...]}``, all of them when N is larger, in a new random order each
+    time. ``lang`` is a full code or its 3-letter part, case-sensitive; missing or empty, it is
+    English; unknown, it gets a 400 with a ``text/html`` body, as from meowfacts."""
+
+    FULL_CODE_ONLY: ClassVar[frozenset[str]] = frozenset({"esp-mx"})
+    """Languages meowfacts knows only by their full code (``esp`` is esp-es)."""
+
+    def __init__(
+        self,
+        collection: list[str] | None = None,
+        languages: Mapping[str, list[str]] | None = None,
+    ) -> None:
+        chosen = {MEOWFACTS_GERMAN: GERMAN_FACTS} if languages is None else languages
+        self.languages: dict[str, list[str]] = {
+            MEOWFACTS_ENGLISH: [],
+            **{code: list(facts) for code, facts in chosen.items()},
+        }
+        """Each language's facts by full code; a test may add or replace one (the next answer
+        uses it). English is :attr:`collection`."""
+        super().__init__(collection)
+
+    @property
+    def collection(self) -> list[str]:
+        """The English facts (meowfacts' default language)."""
+        return self.languages[MEOWFACTS_ENGLISH]
+
+    @collection.setter
+    def collection(self, facts: list[str]) -> None:
+        self.languages[MEOWFACTS_ENGLISH] = facts
 
     def default_collection(self) -> list[str]:
         return FACTS
+
+    def language_of(self, lang: str) -> str | None:
+        """The full code ``lang`` selects, as meowfacts reads it; None for one it does not know."""
+        if not lang:
+            return MEOWFACTS_ENGLISH
+        if lang in self.languages:
+            return lang
+        for code in self.languages:
+            if code.split("-")[0] == lang and code not in self.FULL_CODE_ONLY:
+                return code
+        return None
 
     def default(self) -> Handler:
         shuffle = random.Random(0)  # noqa: S311  # repeatable, like everything in a test
 
         async def handler(request: web.Request) -> web.StreamResponse:
+            language = self.language_of(request.query.get("lang", ""))
+            if language is None:
+                valid = ", ".join(sorted(self.languages))
+                return web.Response(
+                    status=400,
+                    text=f"Invalid language, valid languages are: {valid}",
+                    content_type="text/html",
+                )
+            facts = self.languages[language]
             count = _query_number(request, "count", 1)
-            facts = shuffle.sample(self.collection, max(0, min(count, len(self.collection))))
-            return web.json_response({"data": facts})
+            chosen = shuffle.sample(facts, max(0, min(count, len(facts))))
+            return web.json_response({"data": chosen})
 
         return handler
 

@@ -1,7 +1,7 @@
 """The fact path: where every cat fact comes from, as one service with one entry point.
 
 The rest of the bot imports from this package only: :func:`client_for` builds the
-:class:`CatFactClient` that serves every fact, :class:`Fact` and
+:class:`CatFactClient` that serves every fact in every language, :class:`Fact` and
 :class:`Served` are what it hands out and counts, :data:`PROVIDERS` are the providers (each with
 its name and default address) that the settings accept, and :class:`Language` with
 :data:`LANGUAGES`, :data:`ENGLISH`, :func:`find_language`, :func:`language_for_locale` and
@@ -9,9 +9,9 @@ its name and default address) that the settings accept, and :class:`Language` wi
 modules are how the client keeps its promise (``!catfact`` from memory, never an error) and may
 change freely:
 
-- :mod:`~bot.facts.client`: the service: the pool, the first fill, refreshes, the budget;
+- :mod:`~bot.facts.client`: the service: a pool per language, first fills, refreshes, the budget;
 - :mod:`~bot.facts.pool`: a collection in memory and each channel's shuffled way through it;
-- :mod:`~bot.facts.providers`: meowfacts and catfact.ninja, their requests and answers;
+- :mod:`~bot.facts.providers`: meowfacts and catfact.ninja, their requests, answers, languages;
 - :mod:`~bot.facts.languages`: meowfacts' languages, their codes, names and Discord locales;
 - :mod:`~bot.facts.breaker`: the circuit breaker that leaves a failing provider alone;
 - :mod:`~bot.facts.offline`: the facts told when no provider can be reached.

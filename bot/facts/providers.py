@@ -1,11 +1,11 @@
 """Cat-fact providers: where facts come from, and how each one's whole collection is read.
 
-A provider knows one API's addresses and response shapes, nothing else: it asks for its whole
-collection through the getter it is handed, and the client behind that getter
-(:mod:`bot.facts.client`) owns retries, budgets, failover and the pool. Every HTTP exchange goes
-through :func:`fetch_json`, which
-turns each way it can go wrong into one :class:`UpstreamError` that also says whether trying again
-could help (:attr:`~UpstreamError.retryable`) and how long the server asked us to wait
+A provider knows one API's addresses, languages and response shapes, nothing else: it asks for
+its whole collection in one language through the getter it is handed, and the client behind that
+getter (:mod:`bot.facts.client`) owns retries, budgets, failover and the pool. Every HTTP exchange
+goes through :func:`fetch_json`, which turns each way it can go wrong into one
+:class:`UpstreamError` that also says whether trying again could help
+(:attr:`~UpstreamError.retryable`) and how long the server asked us to wait
 (:attr:`~UpstreamError.retry_after`). Every fact passes through :func:`clean_fact` before anyone
 sees it: facts are community-written text and are treated as untrusted.
 """
@@ -24,6 +24,7 @@ import aiohttp
 import discord
 import yarl
 
+from bot.facts.languages import ENGLISH, LANGUAGES
 from bot.text import clean_fact
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -145,6 +146,8 @@ class Provider(ABC):
     """The name used in ``CATFACT_PROVIDERS`` and the logs."""
     default_url: ClassVar[str]
     """Where the API is unless ``CATFACT_PROVIDERS`` names another address."""
+    languages: ClassVar[frozenset[str]] = frozenset({ENGLISH.code})
+    """The languages it has facts in, by full code (:mod:`bot.facts.languages`)."""
 
     def __init__(self, url: str) -> None:
         self.url = yarl.URL(url)
@@ -152,9 +155,14 @@ class Provider(ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.url)!r})"
 
+    def serves(self, language: str) -> bool:
+        """True if it has facts in ``language`` (a full code)."""
+        return language in self.languages
+
     @abstractmethod
-    async def collect(self, get: JsonGetter) -> list[str]:
-        """Every fact, cleaned, asking through ``get``; :class:`UpstreamError` if none is usable.
+    async def collect(self, get: JsonGetter, language: str) -> list[str]:
+        """Every fact in ``language``, cleaned, asking through ``get``; :class:`UpstreamError` if
+        none is usable. It is asked only for languages it :meth:`serves`.
 
         Order and repeats do not matter: the pool sorts and deduplicates.
         """
@@ -178,17 +186,19 @@ def cleaned(values: list[object]) -> list[str]:
 
 
 class Meowfacts(Provider):
-    """``GET /?count=N`` answers ``{"data": ["<fact>", ...]}`` with N distinct facts, or all of
-    them when N is larger: one request brings the whole collection."""
+    """``GET /?lang=L&count=N`` answers ``{"data": ["<fact>", ...]}`` with N distinct facts in
+    language L, or all of them when N is larger: one request brings a language's collection."""
 
     name = "meowfacts"
     default_url = "https://meowfacts.herokuapp.com/"
+    languages = frozenset(language.code for language in LANGUAGES)
 
     WHOLE_COLLECTION = 1000
     """A count above any language's collection (the largest holds 100 facts)."""
 
-    async def collect(self, get: JsonGetter) -> list[str]:
-        payload = await get(self.url.update_query(count=self.WHOLE_COLLECTION))
+    async def collect(self, get: JsonGetter, language: str) -> list[str]:
+        # The language asked for replaces any ``lang`` the configured address has.
+        payload = await get(self.url.update_query(lang=language, count=self.WHOLE_COLLECTION))
         facts = cleaned(data_of(payload))
         if not facts:
             raise UpstreamError(f"{self.url.host} answered without a usable fact: {payload!r:.80}")
@@ -197,7 +207,8 @@ class Meowfacts(Provider):
 
 class CatFactNinja(Provider):
     """``GET /facts?limit=N&page=P`` answers one page, ``{"data": [{"fact": ...}, ...],
-    "next_page_url": ...}``; the pages are read in turn until there is no next one."""
+    "next_page_url": ...}``; the pages are read in turn until there is no next one. Its facts are
+    all in English (the default :attr:`~Provider.languages`)."""
 
     name = "catfact.ninja"
     default_url = "https://catfact.ninja/"
@@ -206,7 +217,7 @@ class CatFactNinja(Provider):
     MAX_PAGES = 20
     """Pages read at most (catfact.ninja has about 330 facts: four pages)."""
 
-    async def collect(self, get: JsonGetter) -> list[str]:
+    async def collect(self, get: JsonGetter, language: str) -> list[str]:
         facts: list[str] = []
         for page in range(1, self.MAX_PAGES + 1):
             url = (self.url / "facts").with_query(limit=self.PAGE_SIZE, page=page)

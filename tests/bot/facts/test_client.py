@@ -32,10 +32,11 @@ from bot.facts.client import (
     CatFactClient,
     Served,
 )
+from bot.facts.languages import ENGLISH
 from bot.facts.offline import FACTS as OFFLINE_FACTS
 from bot.facts.pool import OFFLINE
 from bot.facts.providers import CatFactNinja, JsonGetter, Meowfacts, Provider, UpstreamError
-from fakes import FACTS, NINJA_FACTS, FakeCatfactNinja, FakeMeowfacts
+from fakes import FACTS, GERMAN_FACTS, NINJA_FACTS, FakeCatfactNinja, FakeMeowfacts
 
 
 class Hang:
@@ -47,18 +48,24 @@ Step = list[str] | BaseException | Hang | float
 
 
 class Scripted(Provider):
-    """A provider that answers from a script without any I/O; the last step repeats."""
+    """A provider that answers from a script without any I/O; the last step repeats. A language
+    may have a script of its own in :attr:`scripts`; the others share :attr:`script`."""
 
     name: ClassVar[str] = "scripted"
 
     def __init__(self, *script: Step) -> None:
         super().__init__("http://scripted.invalid/")
         self.script = list(script)
+        self.scripts: dict[str, list[Step]] = {}
         self.calls = 0
+        self.asked: list[str] = []
+        """The language of each call."""
 
-    async def collect(self, get: JsonGetter) -> list[str]:
+    async def collect(self, get: JsonGetter, language: str) -> list[str]:
         self.calls += 1
-        step = self.script.pop(0) if len(self.script) > 1 else self.script[0]
+        self.asked.append(language)
+        script = self.scripts.get(language, self.script)
+        step = script.pop(0) if len(script) > 1 else script[0]
         if isinstance(step, Hang):
             await asyncio.Event().wait()
         if isinstance(step, float):
@@ -72,6 +79,21 @@ class Scripted(Provider):
 
 class Backup(Scripted):
     name: ClassVar[str] = "backup"
+
+
+GERMAN = "ger-de"
+FRENCH = "fra-fr"
+
+
+class Polyglot(Scripted):
+    """A scripted provider with facts in English, German and French."""
+
+    name: ClassVar[str] = "polyglot"
+    languages: ClassVar[frozenset[str]] = frozenset({ENGLISH.code, GERMAN, FRENCH})
+
+
+class PolyglotBackup(Polyglot):
+    name: ClassVar[str] = "polyglot-backup"
 
 
 def facts(size: int, start: int = 0) -> list[str]:
@@ -561,6 +583,204 @@ async def test_a_provider_with_nothing_usable_hands_over_to_the_next(
     meowfacts.handler = meowfacts.json({"data": [None, " "]})
     client = clients(Meowfacts(meowfacts.url), Backup(["B"]))
     assert (await client.get_fact()).text == "B"
+
+
+# Languages ------------------------------------------------------------------------------------
+
+
+def asked_in(meowfacts: FakeMeowfacts, language: str) -> list[float]:
+    """When the fake meowfacts was asked for ``language``'s collection."""
+    pairs = zip(meowfacts.queries, meowfacts.times, strict=True)
+    return [time for query, time in pairs if f"lang={language}&" in query]
+
+
+async def test_a_german_request_gets_german_facts_from_meowfacts(
+    clients: Make, meowfacts: FakeMeowfacts, caplog: pytest.LogCaptureFixture
+) -> None:
+    meowfacts.languages[GERMAN] = [*GERMAN_FACTS, *GERMAN_FACTS[:6]]  # as meowfacts lists them
+    client = await started(clients, meowfacts)
+    with caplog.at_level(logging.INFO, logger="bot.facts.client"):
+        fact = await client.get_fact(channel=1, language=GERMAN)
+    assert (fact.text in GERMAN_FACTS, fact.source, fact.offline) == (True, "meowfacts", False)
+    assert meowfacts.queries == [
+        f"/?lang=eng-us&count={Meowfacts.WHOLE_COLLECTION}",
+        f"/?lang=ger-de&count={Meowfacts.WHOLE_COLLECTION}",
+    ]
+    assert caplog.messages == [f"serving {len(GERMAN_FACTS)} facts from meowfacts in ger-de"]
+    assert client.languages() == {ENGLISH.code: len(FACTS), GERMAN: len(GERMAN_FACTS)}
+    assert (client.ready, client.source) == (len(FACTS), "meowfacts")  # English, as before
+
+
+async def test_a_second_language_s_cold_start_waits_once_then_serves_from_memory(
+    clients: Make,
+) -> None:
+    provider = Polyglot(facts(5))
+    provider.scripts[GERMAN] = [0.5]  # the German fill takes half a second
+    client = clients(provider)
+    client.start()
+    assert await client.refresh() is True  # English is in memory
+    answered: list[int] = []
+
+    async def command(n: int) -> bool:
+        fact = await client.get_fact(channel=n % 5, language=GERMAN)
+        answered.append(n)
+        return fact.offline
+
+    started = now()
+    burst = asyncio.gather(*(command(n) for n in range(100)))
+    await asyncio.sleep(0.1)
+    assert (await client.get_fact(channel=1)).text in facts(5)  # English does not wait
+    assert now() - started == pytest.approx(0.1)
+    assert client.languages() == {ENGLISH.code: 5, GERMAN: 0}
+    assert not client.offline  # which speaks of English
+    assert not any(await burst)
+    assert answered == list(range(100))  # in arrival order
+    assert now() - started == pytest.approx(0.5)
+    assert provider.asked == [ENGLISH.code, GERMAN]  # one German fill for the whole burst
+    later = now()
+    assert (await client.get_fact(channel=1, language=GERMAN)).text in facts(10)
+    assert (now(), provider.calls) == (later, 2)
+    assert client.stats.served == {Served.WAITED: 100, Served.POOL: 2}
+    assert client.languages() == {ENGLISH.code: 5, GERMAN: 10}
+
+
+async def test_a_language_is_refreshed_on_the_same_schedule_from_its_first_request(
+    clients: Make, meowfacts: FakeMeowfacts
+) -> None:
+    client = await started(clients, meowfacts, refresh_interval=3600)
+    await asyncio.sleep(1000)
+    await client.get_fact(language=GERMAN)
+    meowfacts.languages[GERMAN] = ["Neu."]
+    await asyncio.sleep(4 * 3600)
+    times = asked_in(meowfacts, GERMAN)
+    assert times[0] == pytest.approx(1000, abs=1)
+    assert len(times) >= 4
+    assert all(
+        3600 * (1 - REFRESH_JITTER) <= b - a <= 3600 * (1 + REFRESH_JITTER)
+        for a, b in itertools.pairwise(times)
+    )
+    assert (await client.get_fact(channel=1, language=GERMAN)).text == "Neu."
+    assert len(asked_in(meowfacts, ENGLISH.code)) >= 4  # English keeps its own schedule
+
+
+async def test_a_language_asked_for_before_the_start_is_kept_fresh_after_it(
+    clients: Make, meowfacts: FakeMeowfacts
+) -> None:
+    client = clients(Meowfacts(meowfacts.url), refresh_interval=3600)
+    await client.get_fact(language=GERMAN)  # filled on demand, as English is before the start
+    await asyncio.sleep(4 * 3600)
+    assert len(asked_in(meowfacts, GERMAN)) == 1  # nothing runs in the background yet
+    client.start()
+    await asyncio.sleep(3600 * (1 + REFRESH_JITTER))
+    assert len(asked_in(meowfacts, GERMAN)) == 3  # at the start, and an interval later
+    assert len(asked_in(meowfacts, ENGLISH.code)) == 2
+
+
+async def test_each_language_keeps_each_channel_s_place_of_its_own(
+    clients: Make, meowfacts: FakeMeowfacts
+) -> None:
+    client = await started(clients, meowfacts)
+    english: list[str] = []
+    german: list[str] = []
+    for n in range(len(GERMAN_FACTS)):  # one channel, the two languages interleaved
+        german.append((await client.get_fact(channel=1, language=GERMAN)).text)
+        if n < len(FACTS):
+            english.append((await client.get_fact(channel=1)).text)
+    assert sorted(english) == sorted(FACTS)  # one whole round each: nothing repeated
+    assert sorted(german) == sorted(GERMAN_FACTS)
+
+
+async def test_a_language_catfact_ninja_lacks_is_never_asked_of_it(
+    clients: Make, meowfacts: FakeMeowfacts, ninja: FakeCatfactNinja
+) -> None:
+    del meowfacts.languages[GERMAN]  # meowfacts answers German with a 400 now
+    client = clients(Meowfacts(meowfacts.url), CatFactNinja(ninja.url))
+    client.start()
+    assert (await client.get_fact(channel=1, language=GERMAN)).offline
+    await asyncio.sleep(6 * 3600)
+    assert len(asked_in(meowfacts, GERMAN)) > 3  # tried again and again, at meowfacts only
+    assert ninja.requests == 0
+    assert (await client.get_fact(channel=1)).source == "meowfacts"
+
+
+async def test_with_meowfacts_down_a_german_request_gets_an_offline_fact_in_english(
+    clients: Make, meowfacts: FakeMeowfacts, ninja: FakeCatfactNinja
+) -> None:
+    meowfacts.handler = meowfacts.body("<html>Application error</html>", status=503)
+    client = clients(Meowfacts(meowfacts.url), CatFactNinja(ninja.url), budget=1.0)
+    started = now()
+    fact = await client.get_fact(channel=1, language=GERMAN)
+    assert (fact.offline, fact.source, fact.text in OFFLINE_FACTS) == (True, OFFLINE, True)
+    assert now() - started <= 1.0
+    assert (ninja.requests, client.stats.served) == (0, {Served.OFFLINE: 1})
+    assert (await client.get_fact(channel=1)).source == "catfact.ninja"  # English has a backup
+
+
+async def test_a_language_no_provider_serves_is_answered_offline_at_once(
+    clients: Make, meowfacts: FakeMeowfacts, ninja: FakeCatfactNinja
+) -> None:
+    client = clients(CatFactNinja(ninja.url), Meowfacts(meowfacts.url))
+    client.start()
+    started = now()
+    for language in ("xx-yy", "ger"):  # not a language, and a short code (never stored)
+        fact = await client.get_fact(channel=1, language=language)
+        assert (fact.offline, fact.text in OFFLINE_FACTS) == (True, True)
+        assert await client.refresh(language) is False
+    assert now() == started
+    assert client.languages() == {ENGLISH.code: 0}  # nothing is kept for them
+    assert all("lang=xx" not in query and "lang=ger" not in query for query in meowfacts.queries)
+    ninja_only = clients(CatFactNinja(ninja.url))
+    assert (await ninja_only.get_fact(language=GERMAN)).offline
+    assert ninja_only.offline  # English: nothing in memory, nothing on its way
+    assert ninja.requests == 0
+
+
+async def test_a_language_keeps_its_provider_whatever_english_does(clients: Make) -> None:
+    first, second = Polyglot(FATAL), PolyglotBackup(facts(2))
+    first.scripts[GERMAN] = [facts(3, start=100), FATAL]
+    client = clients(first, second)
+    assert await client.refresh(GERMAN) is True
+    assert await client.refresh() is True
+    assert client.source == "polyglot-backup"  # English failed over...
+    assert (await client.get_fact(language=GERMAN)).source == "polyglot"  # ...German did not
+    assert await client.refresh(GERMAN) is False  # the first fails for German now:
+    assert second.asked == [ENGLISH.code]  # its facts are kept, not traded for the backup's
+    assert (await client.get_fact(language=GERMAN)).text in facts(3, start=100)
+
+
+async def test_the_breakers_are_shared_by_every_language(
+    clients: Make, meowfacts: FakeMeowfacts
+) -> None:
+    del meowfacts.languages[GERMAN]
+    client = clients(Meowfacts(meowfacts.url))
+    for _ in range(3):
+        assert (await client.get_fact(language=GERMAN)).offline
+    assert client.health() == {"meowfacts": State.OPEN}
+    assert (await client.get_fact()).offline  # English waits out the cool-down too
+    assert meowfacts.requests == 3
+
+
+async def test_aclose_stops_every_language(clients: Make) -> None:
+    provider = Polyglot(facts(3))
+    provider.scripts[GERMAN] = [Hang()]
+    client = clients(provider, budget=60)
+    client.start()
+    await client.refresh()
+    waiting = asyncio.create_task(client.get_fact(channel=1, language=GERMAN))
+    await asyncio.sleep(0.1)
+    tasks = [task for task in asyncio.all_tasks() if task.get_name().startswith("catfact-")]
+    assert sorted(task.get_name() for task in tasks) == [
+        "catfact-fill-ger-de",
+        "catfact-refresh-eng-us",
+        "catfact-refresh-ger-de",
+    ]
+    await client.aclose()
+    assert all(task.done() for task in tasks)
+    assert (await waiting).offline
+    client.start()  # a closed client starts nothing again, nor for a language new to it
+    assert (await client.get_fact(language=FRENCH)).offline
+    assert not [task for task in asyncio.all_tasks() if task.get_name().startswith("catfact-")]
+    assert provider.asked == [ENGLISH.code, GERMAN]
 
 
 # Life cycle -----------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""The language table: every language meowfacts has, the names people type for it, and the
-Discord locales that map to it."""
+"""The language table: every language meowfacts has, the names people type for it, the Discord
+locales that map to it, and the providers that serve it."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from bot.facts import (
     find_language,
     language_for_locale,
 )
+from bot.facts.providers import CatFactNinja, Meowfacts
 
 MEOWFACTS = {
     "ben-in": "30",
@@ -131,3 +132,10 @@ def test_the_table_lists_exactly_those_locales_and_discord_knows_them_all() -> N
 @pytest.mark.parametrize("locale", [None, "ja", "zh-CN", "pt-PT", "DE", "", discord.Locale.hindi])
 def test_any_other_locale_means_english(locale: str | discord.Locale | None) -> None:
     assert language_for_locale(locale) is ENGLISH
+
+
+def test_meowfacts_serves_every_language_and_catfact_ninja_english_only() -> None:
+    meowfacts, ninja = Meowfacts("http://x.invalid/"), CatFactNinja("http://x.invalid/")
+    assert all(meowfacts.serves(language.code) for language in LANGUAGES)
+    assert [language for language in LANGUAGES if ninja.serves(language.code)] == [ENGLISH]
+    assert not meowfacts.serves("ger")  # a short code is not what providers are asked for

@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bot.facts.languages import ENGLISH, LANGUAGES, Language
 from bot.facts.providers import (
     MAX_BODY_BYTES,
     MAX_RETRY_AFTER,
@@ -29,7 +30,15 @@ from bot.facts.providers import (
     parse_retry_after,
 )
 from bot.text import MAX_FACT_LENGTH
-from fakes import CHUNKED_OVERHEAD, FACTS, NINJA_FACTS, FakeCatfactNinja, FakeMeowfacts, refused_url
+from fakes import (
+    CHUNKED_OVERHEAD,
+    FACTS,
+    GERMAN_FACTS,
+    NINJA_FACTS,
+    FakeCatfactNinja,
+    FakeMeowfacts,
+    refused_url,
+)
 
 SHORT = 0.2
 
@@ -39,9 +48,12 @@ def provider(meowfacts: FakeMeowfacts) -> Meowfacts:
     return Meowfacts(meowfacts.url)
 
 
-async def collect(provider: Provider, session: aiohttp.ClientSession) -> list[str]:
-    """The provider's collection, each request made once with a short time limit."""
-    return await provider.collect(functools.partial(fetch_json, session, time_limit=SHORT))
+async def collect(
+    provider: Provider, session: aiohttp.ClientSession, language: str = ENGLISH.code
+) -> list[str]:
+    """The provider's collection in ``language``, each request made once with a short limit."""
+    get = functools.partial(fetch_json, session, time_limit=SHORT)
+    return await provider.collect(get, language)
 
 
 async def fetch_error(provider: Provider, session: aiohttp.ClientSession) -> UpstreamError:
@@ -62,14 +74,73 @@ async def test_meowfacts_brings_its_whole_collection_in_one_request(
 
     meowfacts.handler = spy
     assert sorted(await collect(provider, session)) == sorted(FACTS)
-    assert seen == [f"/?count={Meowfacts.WHOLE_COLLECTION} application/json"]
+    assert seen == [f"/?lang=eng-us&count={Meowfacts.WHOLE_COLLECTION} application/json"]
 
 
-async def test_meowfacts_keeps_the_language_it_was_configured_with(
+async def test_meowfacts_asks_for_the_language_in_place_of_one_in_its_address(
     session: aiohttp.ClientSession, meowfacts: FakeMeowfacts
 ) -> None:
+    # The language is each server's choice now, not the deployment's.
     await collect(Meowfacts(f"{meowfacts.url}?lang=ger"), session)
-    assert meowfacts.queries == [f"/?lang=ger&count={Meowfacts.WHOLE_COLLECTION}"]
+    assert meowfacts.queries == [f"/?lang=eng-us&count={Meowfacts.WHOLE_COLLECTION}"]
+
+
+@pytest.mark.parametrize("language", LANGUAGES, ids=lambda language: language.code)
+async def test_meowfacts_asks_for_each_language_by_its_full_code(
+    session: aiohttp.ClientSession, meowfacts: FakeMeowfacts, language: Language
+) -> None:
+    meowfacts.languages[language.code] = [f"A fact in {language.english}."]
+    facts = await collect(Meowfacts(meowfacts.url), session, language.code)
+    assert facts == [f"A fact in {language.english}."]
+    assert meowfacts.queries == [f"/?lang={language.code}&count={Meowfacts.WHOLE_COLLECTION}"]
+
+
+async def test_meowfacts_brings_the_german_collection(
+    provider: Meowfacts, session: aiohttp.ClientSession
+) -> None:
+    assert sorted(await collect(provider, session, "ger-de")) == sorted(GERMAN_FACTS)
+
+
+async def test_a_language_meowfacts_refuses_is_not_retried(
+    provider: Meowfacts, session: aiohttp.ClientSession
+) -> None:
+    with pytest.raises(UpstreamError) as caught:
+        await collect(provider, session, "fra-fr")  # the fake holds English and German only
+    assert str(caught.value) == "127.0.0.1 answered HTTP 400 (text/html)"
+    assert not caught.value.retryable
+
+
+@pytest.mark.parametrize(
+    ("lang", "answer"),
+    [
+        pytest.param(None, "eng-us", id="missing"),
+        pytest.param("", "eng-us", id="empty"),
+        pytest.param("eng", "eng-us", id="eng"),
+        pytest.param("ger", "ger-de", id="ger"),
+        pytest.param("ger-de", "ger-de", id="ger-de"),
+        pytest.param("esp", "esp-es", id="esp-is-spain"),
+        pytest.param("esp-mx", "esp-mx", id="esp-mx"),
+        pytest.param("GER", None, id="case-sensitive"),
+        pytest.param("ESP", None, id="ESP"),
+        pytest.param("XYZ", None, id="unknown"),
+        pytest.param("fra", None, id="not-held"),
+    ],
+)
+async def test_the_fake_meowfacts_reads_lang_as_meowfacts_does(
+    session: aiohttp.ClientSession, meowfacts: FakeMeowfacts, lang: str | None, answer: str | None
+) -> None:
+    # The fake's rules are meowfacts' (../shared/NOTES.md): the tests above rely on them.
+    meowfacts.languages["esp-mx"] = ["Un dato de México."]  # added before esp-es on purpose
+    meowfacts.languages["esp-es"] = ["Un dato de España."]
+    query = {"count": "1000"} if lang is None else {"count": "1000", "lang": lang}
+    async with session.get(meowfacts.url, params=query) as response:
+        if answer is None:
+            assert (response.status, response.content_type) == (400, "text/html")
+            assert "ger-de" in await response.text()  # it lists the valid codes
+        else:
+            assert response.status == 200
+            body = await response.json()
+            assert sorted(body["data"]) == sorted(meowfacts.languages[answer])
 
 
 async def test_catfact_ninja_reads_every_page(
