@@ -1,7 +1,10 @@
 """The language table: every language meowfacts has, the names people type for it, the Discord
-locales that map to it, and the providers that serve it."""
+locales that map to it, the providers that serve it, and the page that documents it."""
 
 from __future__ import annotations
+
+import itertools
+from pathlib import Path
 
 import discord
 import pytest
@@ -51,6 +54,8 @@ LOCALES = {
     "en-GB": "eng-us",
 }
 """Every Discord locale with a meowfacts language."""
+
+FACTS_PAGE = Path(__file__).resolve().parents[3] / "docs" / "facts.md"
 
 
 def ids(language: Language) -> str:
@@ -139,3 +144,26 @@ def test_meowfacts_serves_every_language_and_catfact_ninja_english_only() -> Non
     assert all(meowfacts.serves(language.code) for language in LANGUAGES)
     assert [language for language in LANGUAGES if ninja.serves(language.code)] == [ENGLISH]
     assert not meowfacts.serves("ger")  # a short code is not what providers are asked for
+
+
+def test_the_facts_page_lists_every_language_as_the_table_has_it() -> None:
+    section = FACTS_PAGE.read_text().split("\n## Languages\n", 1)[1].splitlines()
+    table = itertools.takewhile(bool, itertools.dropwhile(lambda line: line[:1] != "|", section))
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in list(table)[2:]]
+
+    def codes(values: tuple[str, ...]) -> str:
+        return ", ".join(f"`{value}`" for value in values) or "none"
+
+    expected = [
+        [
+            language.english,
+            language.native,
+            f"`{language.code}`",
+            f"`{language.short}`" if language.short else rows[index][3],
+            codes(language.locales),
+            MEOWFACTS[language.code],
+        ]
+        for index, language in enumerate(LANGUAGES)
+    ]
+    assert rows == expected
+    assert rows[LANGUAGES.index(by_code("esp-mx"))][3].startswith("none")
