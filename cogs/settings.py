@@ -15,6 +15,14 @@ USAGE = "[prefix|language|cooldown|reset] [value]"
 NAME_HELP = "prefix, language or cooldown (or reset, for the defaults); empty to show them all"
 VALUE_HELP = "the new value, e.g. ? for prefix, German for language, 10 for cooldown"
 EMBED_COLOUR = discord.Colour.blurple()
+IN_A_DM = "Settings belong to a server: use `{prefix}settings` in one, not in a DM."
+
+
+def in_a_server(ctx: commands.Context[CatFactBot]) -> bool:
+    """Settings are a server's; in a DM, say so."""
+    if ctx.guild is None:
+        raise commands.NoPrivateMessage(IN_A_DM.format(prefix=ctx.clean_prefix))
+    return True
 
 
 async def can_manage(ctx: commands.Context[CatFactBot]) -> bool:
@@ -76,7 +84,8 @@ class Settings(commands.Cog):
         self.bot = bot
 
     @commands.hybrid_command(name="settings", usage=USAGE, extras={"example": "language German"})  # type: ignore[arg-type]  # see bot/core.py
-    @commands.guild_only()
+    @commands.check(in_a_server)
+    @app_commands.guild_only()
     @app_commands.describe(name=NAME_HELP, value=VALUE_HELP)
     async def settings(
         self,
@@ -87,7 +96,7 @@ class Settings(commands.Cog):
     ) -> None:
         """Show this server's settings, or change one (admins)."""
         guild = ctx.guild
-        assert guild is not None  # guild_only
+        assert guild is not None  # in_a_server
         if name is None:
             current = self.bot.settings_for(guild)
             await ctx.send(embed=settings_embed(guild, current, ctx.clean_prefix))
@@ -123,9 +132,10 @@ class Settings(commands.Cog):
         """Check and save the change (a reset when ``setting`` is None); the error handler
         answers a refused one (:class:`~bot.guild_settings.NotSavedError`)."""
         service = self.bot.guild_settings
-        at = ctx.message.edited_at or ctx.message.created_at
         if ctx.interaction is not None:
             at = ctx.interaction.created_at
+        else:
+            at = ctx.message.edited_at or ctx.message.created_at
         if setting is None or value is None:
             await service.reset(guild.id, by=ctx.author.id, at=at)
         else:

@@ -63,8 +63,11 @@ class Database:
         """``sqlite`` or ``postgresql``."""
         return self.engine.dialect.name
 
-    async def migrate(self) -> str | None:
-        """Bring the schema to the latest revision; the revision it is at afterwards."""
+    async def migrate(self, to: str = "head") -> str | None:
+        """Bring the schema to the revision ``to`` (the latest by default) under the lock; the
+        revision it is at afterwards."""
+        if self.url.sqlite_path is not None:  # the first connection creates the file
+            Path(self.url.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
         async with self.engine.connect() as connection:
             if self.url.is_sqlite:
                 await connection.execution_options(**{_IMMEDIATE: True})
@@ -73,7 +76,7 @@ class Database:
                     await connection.execute(
                         sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
                     )
-                return await connection.run_sync(_upgrade)
+                return await connection.run_sync(_upgrade, to)
 
     async def revision(self) -> str | None:
         """The revision the schema is at; None for an empty database."""
@@ -97,8 +100,8 @@ def _config(connection: Connection | None = None) -> alembic.config.Config:
     return config
 
 
-def _upgrade(connection: Connection) -> str | None:
-    alembic.command.upgrade(_config(connection), "head")
+def _upgrade(connection: Connection, to: str) -> str | None:
+    alembic.command.upgrade(_config(connection), to)
     return _current_revision(connection)
 
 
@@ -121,8 +124,6 @@ def _create_engine(url: DatabaseURL) -> AsyncEngine:
                 **url.connect_args,
             },
         )
-    if url.sqlite_path is not None:
-        Path(url.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url.url, connect_args=url.connect_args)
     event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     event.listen(engine.sync_engine, "begin", _on_sqlite_begin)

@@ -274,8 +274,10 @@ class GuildSettingsService:
         return True
 
     async def _connect_forever(self) -> None:
-        while not await self._try_migrating():
+        while True:
             await self._sleep(self._retry_delay())
+            if await self._try_migrating():
+                return
 
     def _retry_delay(self) -> float:
         return min(RETRY_FIRST * 2.0 ** min(self._failures - 1, 16), RETRY_MAX)

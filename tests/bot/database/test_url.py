@@ -1,0 +1,80 @@
+"""DATABASE_URL as operators write it, and what SQLAlchemy is given."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.database import DEFAULT_DATABASE_URL, parse_database_url
+
+
+def test_the_default_is_a_sqlite_file_under_the_working_directory() -> None:
+    database = parse_database_url(None)
+    assert DEFAULT_DATABASE_URL == "sqlite:///data/catfact.db"
+    assert database.url.drivername == "sqlite+aiosqlite"
+    assert database.sqlite_path == "data/catfact.db"
+    assert database.is_sqlite
+    assert database.connect_args == {}
+
+
+def test_an_absolute_sqlite_path_keeps_its_four_slashes() -> None:
+    database = parse_database_url("sqlite:////var/lib/catfact/bot.db")
+    assert database.sqlite_path == "/var/lib/catfact/bot.db"
+    assert database.describe() == "sqlite+aiosqlite:////var/lib/catfact/bot.db"
+
+
+def test_heroku_postgres_url_is_accepted_as_heroku_gives_it_and_asks_for_tls() -> None:
+    database = parse_database_url("postgres://u1:s3cret@ec2-1-2-3-4.compute.amazonaws.com:5432/d9")
+    assert database.url.drivername == "postgresql+asyncpg"
+    assert database.url.host == "ec2-1-2-3-4.compute.amazonaws.com"
+    assert database.url.database == "d9"
+    assert database.connect_args == {"ssl": "require"}
+    assert not database.is_sqlite
+    assert database.sqlite_path is None
+    assert "s3cret" not in database.describe()
+
+
+def test_a_plain_postgresql_url_leaves_tls_to_the_driver() -> None:
+    database = parse_database_url("postgresql://bot@127.0.0.1:5432/catfact")
+    assert database.url.drivername == "postgresql+asyncpg"
+    assert database.connect_args == {}
+
+
+@pytest.mark.parametrize("mode", ["require", "disable", "verify-full"])
+def test_libpq_sslmode_becomes_asyncpg_ssl_and_leaves_the_query(mode: str) -> None:
+    database = parse_database_url(f"postgresql://bot@db.example/catfact?sslmode={mode}&x=1")
+    assert database.connect_args == {"ssl": mode}
+    assert dict(database.url.query) == {"x": "1"}
+
+
+def test_an_explicit_sslmode_wins_over_herokus_default() -> None:
+    database = parse_database_url("postgres://bot@localhost/catfact?sslmode=disable")
+    assert database.connect_args == {"ssl": "disable"}
+
+
+def test_a_url_with_its_driver_already_named_is_kept() -> None:
+    database = parse_database_url("postgresql+asyncpg://bot@db/catfact")
+    assert database.url.drivername == "postgresql+asyncpg"
+    assert parse_database_url("sqlite+aiosqlite:///x.db").sqlite_path == "x.db"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://root:hunter2@db/x", "DATABASE_URL must be a sqlite:///"),
+        ("not a url", "DATABASE_URL must be a sqlite:///"),
+        ("postgresql:///catfact", "DATABASE_URL names no host"),
+        ("sqlite://", "DATABASE_URL names no SQLite file"),
+        (
+            "postgres://bot@db/x?sslmode=always",
+            "DATABASE_URL: sslmode must be one of disable, allow, prefer",
+        ),
+    ],
+)
+def test_a_bad_url_is_refused_with_the_fix(url: str, message: str) -> None:
+    with pytest.raises(ValueError, match="^" + message.replace("+", r"\+")) as caught:
+        parse_database_url(url)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_surrounding_blanks_are_ignored() -> None:
+    assert parse_database_url("  sqlite:///a.db\n").sqlite_path == "a.db"
