@@ -66,7 +66,9 @@ def status_embed(bot: CatFactBot) -> discord.Embed:
     health = ", ".join(f"{name} {state}" for name, state in client.health().items())
     embed.add_field(name="Providers", value=health or "none configured (offline facts only)")
     memory = f"{client.ready} from {client.source}" if client.source else "none yet"
-    embed.add_field(name="Facts in memory", value=memory)
+    # English first, then each other language asked for so far, by code.
+    others = [f"{code}: {ready or 'none yet'}" for code, ready in [*client.languages().items()][1:]]
+    embed.add_field(name="Facts in memory", value="\n".join([memory, *others]))
     embed.add_field(
         name="Facts served",
         value=", ".join(f"{SERVED_AS[how]} {stats.served[how]}" for how in Served),
