@@ -35,6 +35,8 @@ from bot.settings import Settings
 from fakes import FakeCatfactNinja, FakeClock, FakeMeowfacts, on_send
 from tests import leaks
 
+pytest_plugins = ["tests.postgres"]
+
 hypothesis.settings.register_profile(
     "suite",
     # A property's verdict is its assertions. How long an example takes measures the machine: on a

@@ -102,6 +102,7 @@ def test_exit_codes_are_stable() -> None:
         "INTENTS_REQUIRED": 5,
         "UNREACHABLE": 6,
         "CONSOLE_UNAVAILABLE": 7,
+        "DATABASE": 8,
     }
 
 

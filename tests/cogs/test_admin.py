@@ -75,6 +75,7 @@ async def test_owner_syncs_to_the_current_server(
         "add",
         "catfact",
         "ping",
+        "settings",
         "sub",
     }
 

@@ -19,7 +19,8 @@ from bot.database import parse_database_url
 from bot.error_handler import NOT_SAVED
 from bot.guild_settings import InvalidSetting, NotSavedError
 from bot.settings import Settings
-from fakes import FACTS, interaction_context
+from cogs.catfact import OFFLINE_FOOTER
+from fakes import FACTS, GERMAN_FACTS, FakeMeowfacts, interaction_context
 from tests.conftest import running_bot
 
 # --- Members ---------------------------------------------------------------------------------
@@ -195,6 +196,51 @@ async def test_a_changed_cooldown_applies_from_the_next_command(
     dpytest.get_message()
     await dpytest.message("!catfact", member=admin)
     assert dpytest.get_embed().description in FACTS  # at once: the old cooldown is gone
+
+
+async def test_a_german_server_gets_german_facts_from_meowfacts(
+    bot: CatFactBot, admin: discord.Member, meowfacts: FakeMeowfacts
+) -> None:
+    await dpytest.message("!catfact", member=admin)
+    assert dpytest.get_embed().description in FACTS
+    await dpytest.message("!settings language Deutsch", member=admin)
+    dpytest.get_message()
+    told = []
+    for _ in range(3):
+        await dpytest.message("!catfact", member=admin)
+        told.append(dpytest.get_embed().description)
+    assert all(fact in GERMAN_FACTS for fact in told)
+    assert len(set(told)) == 3
+    # English at start-up, then German once, on the server's first German fact.
+    assert [query for query in meowfacts.queries if "lang=ger" in query] == [
+        "/?lang=ger-de&count=1000"
+    ]
+    assert meowfacts.requests == 2
+
+
+async def test_a_new_server_speaks_its_discord_locale(
+    bot: CatFactBot, alice: discord.Member, meowfacts: FakeMeowfacts
+) -> None:
+    guild = dpytest.get_config().guilds[0]
+    guild.preferred_locale = discord.Locale.german  # as Discord's guild update would set it
+    await dpytest.message("!settings language", member=alice)
+    assert reply() == (
+        "Language: German (Deutsch), the default. Change it with `!settings language <value>`."
+    )
+    await dpytest.message("!catfact", member=alice)
+    assert dpytest.get_embed().description in GERMAN_FACTS
+
+
+async def test_with_meowfacts_down_a_german_server_gets_an_english_offline_fact_and_the_note(
+    bot: CatFactBot, admin: discord.Member, meowfacts: FakeMeowfacts
+) -> None:
+    await dpytest.message("!settings language ger", member=admin)
+    dpytest.get_message()
+    meowfacts.handler = meowfacts.body("<html>Application error</html>", status=503)
+    await dpytest.message("!catfact", member=admin)
+    embed = dpytest.get_embed()
+    assert embed.footer.text == OFFLINE_FOOTER
+    assert embed.description not in GERMAN_FACTS
 
 
 # --- The slash face --------------------------------------------------------------------------
