@@ -18,6 +18,8 @@ Scenarios:
 3. A burst of concurrent ``!catfact`` on a bot that has just started (its first fill in flight).
 4. Variety: as many ``!catfact`` in one channel as the collection holds.
 5. Memory: the state kept per channel, and the RSS over a long run spread over many channels.
+6. Server settings (:mod:`bench.servers`): ``!add`` with no server's settings stored and with
+   10,000 stored, ``!catfact`` in English and in German, and the database reads meanwhile.
 
 It prints its tables and writes nothing, unless asked: ``--plot PATH`` saves the latency plot,
 and ``--record`` (``make bench RECORD=1``) writes the tables and the plot to ``docs/figures/``.
@@ -28,11 +30,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import io
 import resource
 import statistics
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Sequence
@@ -47,9 +51,11 @@ from discord.ext.test import runner
 
 from bench.figures import FIGURES, code_block, record
 from bench.naive import NaiveCatFactClient
+from bench.servers import STORED_SERVERS, ServerSettingsResults, server_settings
 from bench.upstream import SlowUpstream
 from bot.console import close_simulated, simulated_intents, start_simulated
 from bot.core import CatFactBot
+from bot.database import parse_database_url
 from bot.facts import Served
 from bot.facts.pool import Collection, Rotation
 from bot.settings import Settings
@@ -101,6 +107,8 @@ class Results:
     rss_start: int = 0
     rss_end: int = 0
     rss_peak: int = 0
+    settings_series: dict[str, Series] = field(default_factory=dict)
+    settings: ServerSettingsResults = field(default_factory=ServerSettingsResults)
 
 
 def settings_for(upstream: SlowUpstream) -> Settings:
@@ -188,6 +196,25 @@ async def steady_state(upstream: SlowUpstream, results: Results, commands: int) 
     finally:
         await close_simulated(bot)
     results.series += [add, fact]
+
+
+async def servers(upstream: SlowUpstream, results: Results, commands: int) -> None:
+    """Scenario 6: the bot on a real SQLite database, its settings service swapped by blocks."""
+    with tempfile.TemporaryDirectory() as directory:
+        database = parse_database_url(f"sqlite:///{directory}/empty.db")
+        bot = await start_bot(dataclasses.replace(settings_for(upstream), database=database))
+        try:
+            assert await bot.catfacts.refresh()
+            hand_off = HandOff(bot)
+
+            async def block(label: str, command: str, count: int) -> None:
+                series = results.settings_series.setdefault(label, Series(label))
+                await drive(series, hand_off, command, count)
+
+            results.settings = await server_settings(bot, block, commands)
+        finally:
+            await close_simulated(bot)
+    results.settings_series.pop("warm-up", None)
 
 
 async def naive(upstream: SlowUpstream, results: Results, commands: int) -> None:
@@ -288,6 +315,7 @@ async def run(args: argparse.Namespace) -> Results:
     results = Results(latency_ms=args.latency_ms)
     try:
         await steady_state(upstream, results, args.commands)
+        await servers(upstream, results, args.settings_commands)
         await naive(upstream, results, args.naive_commands)
         await burst(upstream, results, args.burst)
         await variety(upstream, results)
@@ -380,6 +408,7 @@ def report(results: Results, started: float) -> list[tuple[str, bool]]:
             growth - state < 2 * MB,
         ),
     ]
+    targets += settings_report(results)
     print(
         f"\nthrough dpytest as well (not a target): p50 {ratio(50, round_trip=True):.2f} x, "
         f"p99 {ratio(99, round_trip=True):.2f} x"
@@ -389,6 +418,45 @@ def report(results: Results, started: float) -> list[tuple[str, bool]]:
         print(f"  {'met   ' if met else 'MISSED'} {text}")
     print(f"\nbenchmark time: {time.perf_counter() - started:.0f} s")
     return targets
+
+
+def settings_report(results: Results) -> list[tuple[str, bool]]:
+    """Scenario 6's table; its targets."""
+    print(f"\nserver settings ({results.settings.stored:,} servers in memory in the full case)")
+    print(f"{'scenario':<30} {'n':>6}  {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
+    for s in results.settings_series.values():
+        cells = " ".join(f"{s.percentile(q):>8.3f}" for q in (50, 95, 99))
+        print(f"{s.name:<30} {len(s.handed_ms):>6}  {cells}")
+    series = list(results.settings_series.values())
+    none, stored, english, german = series
+
+    def over(a: Series, b: Series, q: int) -> float:
+        return a.percentile(q) / b.percentile(q)
+
+    stored_ratio = over(stored, none, 50)
+    en = (over(english, stored, 50), over(english, stored, 99))
+    de = (over(german, stored, 50), over(german, stored, 99))
+    print(
+        f"!catfact / !add (same service): English p50 {en[0]:.2f} x, p99 {en[1]:.2f} x; "
+        f"German p50 {de[0]:.2f} x, p99 {de[1]:.2f} x"
+    )
+    return [
+        (
+            f"p50 !add, {STORED_SERVERS:,} servers stored <= 1.05 x p50 with none  "
+            f"({stored_ratio:.3f} x)",
+            stored_ratio <= 1.05,
+        ),
+        (
+            f"German !catfact as English: p50 <= 1.1 x, p99 <= 1.5 x !add  "
+            f"({de[0]:.2f} x, {de[1]:.2f} x)",
+            de[0] <= 1.1 and de[1] <= 1.5,
+        ),
+        (
+            f"database reads while commands ran, after the server's first: 0  "
+            f"({results.settings.statements})",
+            results.settings.statements == 0,
+        ),
+    ]
 
 
 def plot(results: Results, path: Path) -> None:
@@ -422,6 +490,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=float, default=100.0, help="upstream latency")
     parser.add_argument(
         "--commands", type=int, default=20_000, help="steady-state commands, half of each kind"
+    )
+    parser.add_argument(
+        "--settings-commands", type=int, default=5000, help="server-settings commands of each kind"
     )
     parser.add_argument("--naive-commands", type=int, default=100, help="naive client commands")
     parser.add_argument("--burst", type=int, default=1000, help="concurrent !catfact, cold start")

@@ -20,7 +20,7 @@ class NaiveCatFactClient:
     def __init__(self, url: str) -> None:
         self.url = yarl.URL(url).update_query(count=1)
 
-    async def get_fact(self, channel: Hashable | None = None) -> Fact:
+    async def get_fact(self, channel: Hashable | None = None, language: str = "eng-us") -> Fact:
         async with aiohttp.ClientSession() as session, session.get(self.url) as response:
             payload = await response.json()
         return Fact(payload["data"][0], "meowfacts")

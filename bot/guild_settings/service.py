@@ -109,6 +109,9 @@ class GuildSettingsService:
         self._clock = clock
         self._sleep = sleep
         self._stored: dict[int, Stored] = {}
+        self._in_force: dict[int, tuple[str | None, GuildSettings]] = {}
+        """Each server's settings in force, with the locale they were worked out for: every
+        command reads them (several times), so they are worked out once per change."""
         self._pending: set[int] = set()
         self._loader: asyncio.Task[None] | None = None
         self._connector: asyncio.Task[None] | None = None
@@ -124,8 +127,18 @@ class GuildSettingsService:
     def settings_for(self, guild_id: int | None, locale: str | None = None) -> GuildSettings:
         """The settings in force for ``guild_id`` (None: a DM), from memory. ``locale`` is the
         server's Discord locale, which chooses the language of a server that never did."""
-        stored = NOTHING_STORED if guild_id is None else self._stored.get(guild_id, NOTHING_STORED)
-        default_language = ENGLISH if guild_id is None else language_for_locale(locale)
+        if guild_id is None:
+            return self._work_out(NOTHING_STORED, ENGLISH)
+        known = self._in_force.get(guild_id)
+        if known is not None and known[0] == locale:
+            return known[1]
+        stored = self._stored.get(guild_id, NOTHING_STORED)
+        settings = self._work_out(stored, language_for_locale(locale))
+        if guild_id in self._stored:  # not before they are read: they may differ then
+            self._in_force[guild_id] = (locale, settings)
+        return settings
+
+    def _work_out(self, stored: Stored, default_language: Language) -> GuildSettings:
         return GuildSettings(
             prefix=stored.prefix or self.defaults.prefix,
             language=by_code(stored.language) if stored.language else default_language,
@@ -188,6 +201,7 @@ class GuildSettingsService:
     def forget(self, guild_id: int) -> None:
         """Drop a server this process no longer serves from memory (its row stays)."""
         self._stored.pop(guild_id, None)
+        self._in_force.pop(guild_id, None)
         self._pending.discard(guild_id)
 
     # Changing ----------------------------------------------------------------------------------
@@ -226,6 +240,7 @@ class GuildSettingsService:
                     raise NotSavedError(str(exc)) from exc
             self._recovered()
         self._stored[guild_id] = stored
+        self._in_force.pop(guild_id, None)
         return stored
 
     async def reset(self, guild_id: int, *, by: int, at: datetime.datetime) -> Stored:
