@@ -83,7 +83,7 @@ async def stored_service(path: Path, guild_id: int, defaults: Defaults) -> Guild
     rows.append({"guild_id": guild_id, **blank, "changed_by": 1, "changed_at": AT})
     async with service.database.engine.begin() as connection:
         await connection.execute(sa.insert(schema.guild_settings), rows)
-    service.prefetch(row["guild_id"] for row in rows)
+    service.prefetch([*others, guild_id])
     await service.ensure(guild_id)  # waits for the batches in flight
     while len(service) < STORED_SERVERS:  # batches still queued behind the one awaited
         await service.ensure(others[-1])

@@ -109,16 +109,6 @@ def find_binaries(path: str | None = None, versions_root: Path = VERSIONS_ROOT) 
     return None
 
 
-def installed_version(binaries: Binaries) -> str:
-    """The server's version as ``initdb --version`` gives it: ``15.18``."""
-    output = subprocess.run(
-        [binaries.initdb, "--version"], capture_output=True, text=True, check=True
-    ).stdout
-    found = re.search(r"\(PostgreSQL\) (\d+(?:\.\d+)*)", output)
-    assert found, f"unexpected initdb --version: {output!r}"
-    return found[1]
-
-
 @dataclasses.dataclass(frozen=True)
 class Installation:
     """PostgreSQL as this process can run it."""
@@ -377,6 +367,8 @@ class Postgres:
                     self._server = Server(url=self._cluster.url)
                 except StartError as error:
                     self._server = Server(failed=str(error))
+                except (OSError, subprocess.SubprocessError) as error:  # could not even run them
+                    self._server = Server(failed=f"{error!r}")
             else:
                 self._server = Server(unavailable=str(self._found))
         return self._server

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -41,6 +42,16 @@ async def create_table(url: str, name: str) -> None:
         await connection.execute(text(f"CREATE TABLE {name} (id INTEGER PRIMARY KEY)"))
 
 
+def installed_version(binaries: postgres.Binaries) -> str:
+    """The server's version as ``initdb --version`` gives it: ``15.18``."""
+    output = subprocess.run(
+        [binaries.initdb, "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    found = re.search(r"\(PostgreSQL\) (\d+(?:\.\d+)*)", output)
+    assert found, f"unexpected initdb --version: {output!r}"
+    return found[1]
+
+
 async def test_the_database_is_a_real_postgresql_of_the_installed_version(
     postgres_url: str,
 ) -> None:
@@ -48,7 +59,7 @@ async def test_the_database_is_a_real_postgresql_of_the_installed_version(
     assert binaries is not None
     version = await scalar(postgres_url, "SELECT version()")
     assert isinstance(version, str)
-    assert version.startswith(f"PostgreSQL {postgres.installed_version(binaries)} ")
+    assert version.startswith(f"PostgreSQL {installed_version(binaries)} ")
     found = re.fullmatch(r"postgresql\+asyncpg://postgres@127\.0\.0\.1:\d+/(\w+)", postgres_url)
     assert found
     assert await scalar(postgres_url, "SELECT current_database()") == found[1]
