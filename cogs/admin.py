@@ -79,8 +79,19 @@ def status_embed(bot: CatFactBot) -> discord.Embed:
         value=f"{stats.requests} requests, {stats.failures} failed, {stats.fills} collections",
         inline=False,
     )
+    embed.add_field(name="Database", value=database_state(bot), inline=False)
     embed.add_field(name="Cogs", value=cogs_state(bot), inline=False)
     return embed
+
+
+def database_state(bot: CatFactBot) -> str:
+    """Where servers' settings are kept, how that is going, and how many are in memory."""
+    service = bot.guild_settings
+    where = f"{bot.database.url.describe()}: " if bot.database is not None else ""
+    text = f"{where}{service.state}; {len(service)} servers' settings in memory"
+    if service.last_error and service.state != "connected":
+        text += f"\nlast error: {service.last_error}"
+    return text
 
 
 class Admin(commands.Cog):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core import CatFactBot, make_bot
+from bot.database import parse_database_url
 from bot.facts import CatFactClient
 from bot.settings import Settings
 from cogs.admin import cogs_state, shards_of, status_embed
@@ -292,6 +294,7 @@ async def test_status_gives_the_owner_what_about_leaves_out(
         ("Facts in memory", True),
         ("Facts served", False),
         ("Fetches", False),
+        ("Database", False),
         ("Cogs", False),
     ]
     assert status_fields(embed) == {
@@ -300,8 +303,25 @@ async def test_status_gives_the_owner_what_about_leaves_out(
         "Facts in memory": f"{len(FACTS)} from meowfacts",
         "Facts served": "from memory 1, after waiting for the first fetch 0, offline 0",
         "Fetches": "1 requests, 0 failed, 1 collections",
+        "Database": "none: settings are kept in memory only; 1 servers' settings in memory",
         "Cogs": "loaded: admin, arithmetic, catfact, info, settings",
     }
+
+
+@pytest.mark.real_time  # the database answers from another thread
+async def test_status_names_the_database_and_its_last_error_while_it_is_down(
+    settings: Settings,
+) -> None:
+    down = dataclasses.replace(settings, database=parse_database_url("sqlite:////dev/null/x.db"))
+    async with running_bot(down) as test_bot:
+        owner = dpytest.get_config().members[1]
+        test_bot.owner_id = owner.id
+        await dpytest.message("!status", member=owner)
+        value = status_fields(dpytest.get_embed())["Database"]
+    assert value.startswith(
+        "sqlite+aiosqlite:////dev/null/x.db: connecting: commands use the defaults until it "
+        "answers; 0 servers' settings in memory\nlast error: "
+    )
 
 
 async def test_status_is_for_the_owner_only(bot: CatFactBot, alice: discord.Member) -> None:
