@@ -181,6 +181,10 @@ class GuildSettingsService:
 
     def prefetch(self, guild_ids: Iterable[int]) -> None:
         """Read these servers' settings soon, in batches, without anyone waiting."""
+        if self.database is None:  # nothing to read: every server starts with nothing chosen
+            for guild_id in guild_ids:
+                self._stored.setdefault(guild_id, NOTHING_STORED)
+            return
         self._pending.update(gid for gid in guild_ids if gid not in self._stored)
         if self._pending and self._loadable() and (self._loader is None or self._loader.done()):
             self._loader = asyncio.create_task(self._load_pending(), name="settings-load")
