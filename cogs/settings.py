@@ -7,6 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core import CatFactBot
+from bot.facts import LANGUAGES
 from bot.guild_settings import NAMES, GuildSettings, check_name, parse
 from bot.text import neutralise_mentions
 
@@ -15,6 +16,8 @@ USAGE = "[prefix|language|cooldown|reset] [value]"
 NAME_HELP = "prefix, language or cooldown (or reset, for the defaults); empty to show them all"
 VALUE_HELP = "the new value, e.g. ? for prefix, German for language, 10 for cooldown"
 EMBED_COLOUR = discord.Colour.blurple()
+MAX_CHOICES = 25
+"""Discord shows at most 25 suggestions."""
 IN_A_DM = "Settings belong to a server: use `{prefix}settings` in one, not in a DM."
 
 
@@ -77,7 +80,7 @@ def confirmation(name: str, settings: GuildSettings) -> str:
             return f"Done: each person now waits {settings.cooldown:g} s between two cat facts."
 
 
-class Settings(commands.Cog):
+class ServerSettings(commands.Cog, name="Settings"):
     """This server's own settings: its prefix, language and cooldown."""
 
     def __init__(self, bot: CatFactBot) -> None:
@@ -118,6 +121,30 @@ class Settings(commands.Cog):
         await self._save(ctx, guild, setting, value)
         await ctx.send(confirmation(setting, self.bot.settings_for(guild)))
 
+    @settings.autocomplete("name")
+    async def _suggest_names(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [
+            app_commands.Choice(name=name, value=name)
+            for name in (*NAMES, RESET)
+            if name.startswith(current.strip().lower())
+        ]
+
+    @settings.autocomplete("value")
+    async def _suggest_values(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """The languages, when the setting being changed is the language."""
+        if str(getattr(interaction.namespace, "name", "")).strip().lower() != "language":
+            return []
+        wanted = current.strip().casefold()
+        return [
+            app_commands.Choice(name=f"{language.english} ({language.native})", value=language.code)
+            for language in LANGUAGES
+            if wanted in f"{language.english} {language.native} {language.code}".casefold()
+        ][:MAX_CHOICES]
+
     async def _require_manager(self, ctx: commands.Context[CatFactBot]) -> None:
         if not await can_manage(ctx):
             raise commands.MissingPermissions(["manage_guild"])
@@ -144,4 +171,4 @@ class Settings(commands.Cog):
 
 async def setup(bot: CatFactBot) -> None:
     """Extension entry point."""
-    await bot.add_cog(Settings(bot))
+    await bot.add_cog(ServerSettings(bot))

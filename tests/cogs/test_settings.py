@@ -4,6 +4,7 @@ each setting on the next command; then on real SQLite and PostgreSQL, across a r
 from __future__ import annotations
 
 import dataclasses
+from types import SimpleNamespace
 from typing import Any
 from unittest.mock import MagicMock
 
@@ -20,6 +21,7 @@ from bot.error_handler import NOT_SAVED
 from bot.guild_settings import InvalidSetting, NotSavedError
 from bot.settings import Settings
 from cogs.catfact import OFFLINE_FOOTER
+from cogs.settings import ServerSettings
 from fakes import FACTS, GERMAN_FACTS, FakeMeowfacts, interaction_context
 from tests.conftest import running_bot
 
@@ -272,6 +274,26 @@ async def test_slash_settings_changes_a_setting(mocked_bot: CatFactBot) -> None:
     ctx = await slash_settings(mocked_bot, owner, name="language", value="Deutsch")
     ctx.send.assert_awaited_once_with("Done: cat facts here are now in German (Deutsch).")
     assert mocked_bot.settings_for(guild).language.code == "ger-de"
+
+
+async def test_slash_settings_suggests_the_names_then_the_languages(
+    mocked_bot: CatFactBot,
+) -> None:
+    # Each bot loads its own copy of the cog's module, hence no isinstance; and discord.py hands
+    # the suggestion methods back as they were, which mypy sees as unbound.
+    cog: Any = mocked_bot.get_cog("Settings")
+    assert type(cog).__name__ == ServerSettings.__name__
+    suggest_names, suggest_values = cog._suggest_names, cog._suggest_values
+    interaction = MagicMock(spec=discord.Interaction)
+    names = await suggest_names(interaction, "RE")
+    assert [choice.value for choice in names] == ["reset"]
+    assert len(await suggest_names(interaction, "")) == 4
+    interaction.namespace = SimpleNamespace(name="language")
+    german = await suggest_values(interaction, "deu")
+    assert [(c.name, c.value) for c in german] == [("German (Deutsch)", "ger-de")]
+    assert len(await suggest_values(interaction, "")) == 15
+    interaction.namespace = SimpleNamespace(name="prefix")
+    assert await suggest_values(interaction, "") == []
 
 
 # --- On real databases, across a restart -----------------------------------------------------
