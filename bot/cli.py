@@ -101,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(ExitCode.CONFIG, str(exc))
     if args.command == "migrate":
         configure_logging(settings.log_level_number_for(console=False))
+        warn_about_retired_settings(settings)  # a SQLite file on a dyno, above all
         return asyncio.run(migrate(settings))
 
     console = args.console or (args.console_if_no_token and settings.discord_token is None)

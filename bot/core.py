@@ -62,10 +62,8 @@ def discover_extensions(package: str = "cogs") -> list[str]:
 
 
 async def prefixes(bot: CatFactBot, message: discord.Message) -> list[str]:
-    """The server's prefix (from memory; its first message may wait for it to be read), and a
+    """The server's prefix, from memory (:meth:`CatFactBot.get_context` has had it read), and a
     mention of the bot, which always works: a server can never lock itself out."""
-    if message.guild is not None:
-        await bot.guild_settings.ensure(message.guild.id)
     prefix = bot.guild_settings.prefix_for(message.guild.id if message.guild else None)
     return commands.when_mentioned_or(prefix)(bot, message)
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -143,13 +144,15 @@ class CooldownNotices:
 
     def __init__(self, limit: int = MAX_COOLDOWN_NOTICES) -> None:
         self.limit = limit
-        self._until: dict[tuple[str, int], float] = {}
+        self._until: dict[tuple[str, Hashable], float] = {}
 
     def __len__(self) -> int:
         return len(self._until)
 
-    def first(self, command: str, user: int, now: float, retry_after: float) -> bool:
-        """True if this refusal is the first of its cooldown (and remember it), else False."""
+    def first(self, command: str, user: Hashable, now: float, retry_after: float) -> bool:
+        """True if this refusal is the first of its cooldown (and remember it), else False.
+
+        ``user`` is whose cooldown it is: the person, in the server they typed in."""
         key = (command, user)
         if self._until.get(key, -math.inf) > now:
             return False
@@ -180,7 +183,8 @@ class ErrorHandler(commands.Cog):
         if isinstance(original, commands.CommandOnCooldown) and not slash and ctx.command:
             stamp = (ctx.message.edited_at or ctx.message.created_at).timestamp()
             name = ctx.command.qualified_name
-            if not self.cooldown_notices.first(name, ctx.author.id, stamp, original.retry_after):
+            who = (ctx.guild.id if ctx.guild else None, ctx.author.id)  # as the cooldown counts
+            if not self.cooldown_notices.first(name, who, stamp, original.retry_after):
                 return  # already told; a slash command is always answered, only to the asker
         reply = self.reply_for(ctx, original)
         try:

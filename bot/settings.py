@@ -24,6 +24,7 @@ import yarl
 
 from bot.database import DatabaseURL, parse_database_url
 from bot.facts import PROVIDERS
+from bot.guild_settings import rules
 from bot.sharding import ShardPlan, parse_shard_plan
 from bot.text import TOKEN_CHARACTERS, TOKEN_PART_LENGTHS, shown
 
@@ -37,7 +38,7 @@ DEFAULT_CATFACT_PROVIDERS: tuple[tuple[str, str | None], ...] = tuple(
 DEFAULT_CATFACT_REFRESH = 3600.0
 CATFACT_REFRESH_RANGE = (60.0, 86400.0)
 DEFAULT_CATFACT_COOLDOWN = 3.0
-CATFACT_COOLDOWN_RANGE = (0.0, 3600.0)
+CATFACT_COOLDOWN_RANGE = (float(rules.COOLDOWN_RANGE[0]), float(rules.COOLDOWN_RANGE[1]))
 NO_PROVIDERS = "none"
 
 RETIRED_VARIABLES = {
@@ -49,7 +50,7 @@ RETIRED_VARIABLES = {
 """Variables earlier versions read, with why they are ignored now. A configuration that still sets
 one starts as before, and the operator is told once, at start-up."""
 
-MAX_PREFIX_LENGTH = 5
+MAX_PREFIX_LENGTH = rules.MAX_PREFIX_LENGTH
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 TOKEN_PART_NAMES = ("first", "second", "third")
@@ -236,7 +237,10 @@ def _check_prefix(prefix: str | None) -> str:
             f"COMMAND_PREFIX must be 1 to {MAX_PREFIX_LENGTH} characters without spaces, "
             f"got {shown(prefix)}"
         )
-    return prefix
+    try:
+        return rules.parse_prefix(prefix)  # the rules a server's own prefix keeps to
+    except rules.InvalidSetting as refused:
+        raise ValueError(f"COMMAND_PREFIX {shown(prefix)} is refused: {refused}") from None
 
 
 def _check_url(url: str, *, variable: str = "CATFACT_API_URL") -> str:

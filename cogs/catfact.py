@@ -6,18 +6,24 @@ import discord
 from discord.ext import commands
 
 from bot.core import CatFactBot
-from bot.facts import Fact
+from bot.facts import ENGLISH, Fact, Language
 
 EMBED_TITLE = "\N{CAT FACE} Cat fact"
 EMBED_COLOUR = discord.Colour.orange()
 OFFLINE_FOOTER = "From the bot's own collection: the cat-fact service can't be reached right now."
+OFFLINE_IN_ENGLISH_FOOTER = (
+    "From the bot's own collection, in English: the cat-fact service can't be reached right now."
+)
 
 
-def fact_embed(fact: Fact) -> discord.Embed:
-    """The reply for one fact (already cleaned and bounded by the client)."""
+def fact_embed(fact: Fact, language: Language = ENGLISH) -> discord.Embed:
+    """The reply for one fact (already cleaned and bounded by the client), for a server that
+    speaks ``language``: an offline fact is in English, and the footer says so when that is not
+    what the server asked for."""
     embed = discord.Embed(title=EMBED_TITLE, description=fact.text, colour=EMBED_COLOUR)
     if fact.offline:
-        embed.set_footer(text=OFFLINE_FOOTER)
+        english = language == ENGLISH
+        embed.set_footer(text=OFFLINE_FOOTER if english else OFFLINE_IN_ENGLISH_FOOTER)
     return embed
 
 
@@ -49,7 +55,7 @@ class CatFacts(commands.Cog, name="Cat facts"):
         await ctx.defer()
         language = self.bot.settings_for(ctx.guild).language
         fact = await self.bot.catfacts.get_fact(channel=ctx.channel.id, language=language.code)
-        await ctx.send(embed=fact_embed(fact))
+        await ctx.send(embed=fact_embed(fact, language))
 
 
 async def setup(bot: CatFactBot) -> None:

@@ -8,7 +8,7 @@ from discord.ext import commands
 
 from bot.core import CatFactBot
 from bot.facts import LANGUAGES
-from bot.guild_settings import NAMES, GuildSettings, check_name, parse
+from bot.guild_settings import NAMES, GuildSettings, InvalidSetting, check_name, parse
 from bot.text import neutralise_mentions
 
 RESET = "reset"
@@ -42,16 +42,18 @@ def describe(name: str, settings: GuildSettings) -> str:
         case "language":
             language = settings.language
             text = language.english
-            if language.native != language.english:
-                text += f" ({language.native})"
+            if language.native != language.english:  # "Spanish (Mexico), Español (México)"
+                text += f", {language.native}" if "(" in text else f" ({language.native})"
         case _:
             seconds = settings.cooldown
             text = "off" if not seconds else f"{seconds:g} s between two cat facts per person"
     return f"{text}, the default" if settings.is_default(name) else text
 
 
-def settings_embed(guild: discord.Guild, settings: GuildSettings, prefix: str) -> discord.Embed:
-    """Every setting of ``guild``, and how to change them."""
+def settings_embed(
+    guild: discord.Guild, settings: GuildSettings, prefix: str, asker: discord.abc.User
+) -> discord.Embed:
+    """Every setting of ``guild``, and how to change them, shown to ``asker``."""
     embed = discord.Embed(
         title=f"Settings for {neutralise_mentions(guild.name)}", colour=EMBED_COLOUR
     )
@@ -60,9 +62,15 @@ def settings_embed(guild: discord.Guild, settings: GuildSettings, prefix: str) -
     stored = settings.stored
     footer = f"Admins change them with {prefix}settings <name> <value>, or {prefix}settings reset."
     if stored.changed_by is not None and stored.changed_at is not None:
+        # Without the members intent the cache holds almost nobody: Discord shows a mention in
+        # an embed as the member's name (and never pings from one).
+        who = asker.mention if stored.changed_by == asker.id else f"<@{stored.changed_by}>"
         member = guild.get_member(stored.changed_by)
-        who = neutralise_mentions(member.display_name) if member else "a former member"
-        footer = f"Last changed by {who} on {stored.changed_at:%Y-%m-%d}. {footer}"
+        if member is not None:
+            who = neutralise_mentions(member.display_name)
+        embed.add_field(
+            name="Last changed", value=f"by {who} on {stored.changed_at:%Y-%m-%d}", inline=False
+        )
     embed.set_footer(text=footer)
     return embed
 
@@ -102,9 +110,14 @@ class ServerSettings(commands.Cog, name="Settings"):
         assert guild is not None  # in_a_server
         if name is None:
             current = self.bot.settings_for(guild)
-            await ctx.send(embed=settings_embed(guild, current, ctx.clean_prefix))
+            await ctx.send(embed=settings_embed(guild, current, ctx.clean_prefix, ctx.author))
             return
         if name.strip().lower() == RESET:
+            if value is not None:
+                raise InvalidSetting(
+                    f"`{ctx.clean_prefix}settings reset` takes nothing after it: it puts every "
+                    "setting back to its default."
+                )
             await self._require_manager(ctx)
             await self._save(ctx, guild, None, None)
             await ctx.send("Done: every setting here is back to its default.")
@@ -159,14 +172,17 @@ class ServerSettings(commands.Cog, name="Settings"):
         """Check and save the change (a reset when ``setting`` is None); the error handler
         answers a refused one (:class:`~bot.guild_settings.NotSavedError`)."""
         service = self.bot.guild_settings
+        changes = None if setting is None or value is None else parse(setting, value)
+        # Checked: now the write, which may take longer than the 3 s a slash command is given.
+        await ctx.defer()
         if ctx.interaction is not None:
             at = ctx.interaction.created_at
         else:
             at = ctx.message.edited_at or ctx.message.created_at
-        if setting is None or value is None:
+        if changes is None:
             await service.reset(guild.id, by=ctx.author.id, at=at)
         else:
-            await service.change(guild.id, parse(setting, value), by=ctx.author.id, at=at)
+            await service.change(guild.id, changes, by=ctx.author.id, at=at)
 
 
 async def setup(bot: CatFactBot) -> None:

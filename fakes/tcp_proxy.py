@@ -1,15 +1,15 @@
 """A TCP proxy on 127.0.0.1 that a test can cut and restore: a database outage, on demand.
 
 The bot connects to the proxy as it would to its database server; :meth:`TcpProxy.cut` drops
-every connection and refuses new ones (as a server that went down does), :meth:`TcpProxy.restore`
-lets them through again (the server is back). Nothing else about the server is faked.
+every connection and resets new ones at once (as a server that went down does),
+:meth:`TcpProxy.restore` lets them through again (the server is back). The proxy keeps its port
+all along, so nothing else can take it meanwhile. Nothing else about the server is faked.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 
 
 class TcpProxy:
@@ -17,37 +17,50 @@ class TcpProxy:
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
-        self.port = _free_port()
+        self.port = 0
+        """The port it listens on, once started."""
         self.connections = 0
         """Connections accepted so far."""
         self._server: asyncio.Server | None = None
+        self._down = False
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         self._writers: set[asyncio.StreamWriter] = set()
         self._pipes: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        """Accept connections (again)."""
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+        """Listen, and forward every connection."""
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
 
     async def cut(self) -> None:
-        """Drop every connection and refuse new ones, like a server that went down."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.close()
+        """Drop every connection, and reset new ones at once, like a server that went down."""
+        self._down = True
         for writer in list(self._writers):
             writer.transport.abort()
         await asyncio.gather(*self._pipes, return_exceptions=True)
-        if server is not None:
-            await server.wait_closed()
+
+    async def stall(self) -> None:
+        """Hold every byte, both ways, until :meth:`restore`: a server that hangs."""
+        self._flowing.clear()
 
     async def restore(self) -> None:
-        """The server is back."""
-        await self.start()
+        """The server is back (or answers again)."""
+        self._down = False
+        self._flowing.set()
 
     async def close(self) -> None:
         await self.cut()
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+            await server.wait_closed()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        if self._down:
+            writer.transport.abort()
+            return
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(
                 "127.0.0.1", self.target_port
@@ -69,20 +82,13 @@ class TcpProxy:
                 self._writers.discard(end)
                 end.transport.abort()
 
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(ConnectionError, OSError):
             while chunk := await reader.read(65536):
+                await self._flowing.wait()
                 writer.write(chunk)
                 await writer.drain()
         writer.transport.abort()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 __all__ = ["TcpProxy"]

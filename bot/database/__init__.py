@@ -13,11 +13,12 @@ the tables. The modules:
 from __future__ import annotations
 
 from bot.database import schema
-from bot.database.core import Database, head_revision
+from bot.database.core import UNAVAILABLE, Database, head_revision
 from bot.database.url import DEFAULT_DATABASE_URL, DatabaseURL, parse_database_url
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
+    "UNAVAILABLE",
     "Database",
     "DatabaseURL",
     "head_revision",

@@ -20,11 +20,15 @@ from typing import Any
 import alembic.command
 import alembic.config
 import alembic.script
+import alembic.util.exc
+import asyncpg
 import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from bot.database.url import DatabaseURL
 
@@ -50,6 +54,18 @@ MIGRATION_LOCK = 0x_CA7_FAC7
 
 _IMMEDIATE = "catfact_begin_immediate"
 
+UNAVAILABLE = (
+    SQLAlchemyError,
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    alembic.util.exc.CommandError,
+)
+"""What a database that is down, restarting, full, misconfigured or ahead of this code raises:
+SQLAlchemy's errors, the network's, and those asyncpg raises itself while connecting (a server
+starting up, too many connections, a wrong password), which SQLAlchemy leaves unwrapped."""
+
 
 class Database:
     """The engine for ``url`` and what the bot does with it as a whole: migrate, report, close."""
@@ -68,7 +84,15 @@ class Database:
         revision it is at afterwards."""
         if self.url.sqlite_path is not None:  # the first connection creates the file
             Path(self.url.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
-        async with self.engine.connect() as connection:
+        # Its own engine: a migration may take longer than a statement of the bot may.
+        engine = _create_engine(self.url, migrating=True)
+        try:
+            return await self._migrate(engine, to)
+        finally:
+            await engine.dispose()
+
+    async def _migrate(self, engine: AsyncEngine, to: str) -> str | None:
+        async with engine.connect() as connection:
             if self.url.is_sqlite:
                 await connection.execution_options(**{_IMMEDIATE: True})
             async with connection.begin():
@@ -109,22 +133,23 @@ def _current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-def _create_engine(url: DatabaseURL) -> AsyncEngine:
+def _create_engine(url: DatabaseURL, *, migrating: bool = False) -> AsyncEngine:
+    """The bot's engine; ``migrating``: one connection, used once, and no statement timeout."""
+    pool: dict[str, Any] = {"poolclass": NullPool} if migrating else {}
     if not url.is_sqlite:
-        return create_async_engine(
-            url.url,
-            pool_size=POOL_SIZE,
-            max_overflow=POOL_OVERFLOW,
-            pool_timeout=CONNECT_TIMEOUT,
-            # A connection the server dropped (a restart, a failover) is replaced, not used.
-            pool_pre_ping=True,
-            connect_args={
-                "timeout": CONNECT_TIMEOUT,
-                "command_timeout": STATEMENT_TIMEOUT,
-                **url.connect_args,
-            },
-        )
-    engine = create_async_engine(url.url, connect_args=url.connect_args)
+        if not migrating:
+            pool = {
+                "pool_size": POOL_SIZE,
+                "max_overflow": POOL_OVERFLOW,
+                "pool_timeout": CONNECT_TIMEOUT,
+                # A connection the server dropped (a restart, a failover) is replaced, not used.
+                "pool_pre_ping": True,
+            }
+        timeouts = {"timeout": CONNECT_TIMEOUT}
+        if not migrating:
+            timeouts["command_timeout"] = STATEMENT_TIMEOUT
+        return create_async_engine(url.url, connect_args={**timeouts, **url.connect_args}, **pool)
+    engine = create_async_engine(url.url, connect_args=url.connect_args, **pool)
     event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
     return engine
@@ -135,8 +160,8 @@ def _on_sqlite_connect(dbapi_connection: Any, record: object) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")  # first: WAL may have to wait
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()
@@ -147,4 +172,4 @@ def _on_sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-__all__ = ["MIGRATIONS", "POOL_OVERFLOW", "POOL_SIZE", "Database", "head_revision"]
+__all__ = ["MIGRATIONS", "POOL_OVERFLOW", "POOL_SIZE", "UNAVAILABLE", "Database", "head_revision"]

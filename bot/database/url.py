@@ -6,8 +6,8 @@ Operators write URLs the way their host hands them out, and SQLAlchemy wants the
   ``sqlite+aiosqlite:///data/catfact.db``;
 - ``postgres://`` (what Heroku Postgres gives, and cannot be changed) and ``postgresql://`` become
   ``postgresql+asyncpg://``. Heroku's servers insist on TLS, so a ``postgres://`` URL asks for it;
-  libpq's ``?sslmode=...`` (which asyncpg does not understand as a query) is turned into asyncpg's
-  own ``ssl`` argument.
+  libpq's ``?sslmode=...``, ``connect_timeout`` and ``application_name`` (which asyncpg does not
+  take as a query) become asyncpg's own arguments; any other option is refused, naming it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.text import shown
+from bot.text import shown, whole_number
 
 DEFAULT_DATABASE_URL = "sqlite:///data/catfact.db"
 """A file under the working directory (the repository, for ``make run``); git ignores ``data/``."""
@@ -35,6 +35,9 @@ _SCHEMES = {
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 """libpq's ``sslmode`` values, which asyncpg takes as its ``ssl`` argument."""
 HEROKU_SSL_MODE = "require"
+POSTGRES_OPTIONS = ("sslmode", "connect_timeout", "application_name")
+"""The libpq options a PostgreSQL URL may carry, each given to asyncpg in its own terms."""
+MAX_CONNECT_TIMEOUT = 300
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -82,10 +85,27 @@ def parse_database_url(raw: str | None) -> DatabaseURL:
             raise ValueError(
                 "DATABASE_URL names no host: write postgresql://user:password@host:5432/database"
             )
-        query = dict(url.query)
+        query = {
+            key: value[-1] if isinstance(value, tuple) else value
+            for key, value in url.query.items()
+        }
+        unknown = sorted(set(query) - set(POSTGRES_OPTIONS))
+        if unknown:
+            raise ValueError(
+                f"DATABASE_URL: the option {shown(unknown[0])} is not one the bot reads; it "
+                f"reads {', '.join(POSTGRES_OPTIONS)}"
+            )
         mode = query.pop("sslmode", None)
-        if isinstance(mode, tuple):
-            mode = mode[-1]
+        if (timeout := query.pop("connect_timeout", None)) is not None:
+            seconds = whole_number(timeout, MAX_CONNECT_TIMEOUT)
+            if seconds is None or not 1 <= seconds <= MAX_CONNECT_TIMEOUT:
+                raise ValueError(
+                    f"DATABASE_URL: connect_timeout must be whole seconds from 1 to "
+                    f"{MAX_CONNECT_TIMEOUT}, got {shown(timeout)}"
+                )
+            connect_args["timeout"] = float(seconds)
+        if (name := query.pop("application_name", None)) is not None:
+            connect_args["server_settings"] = {"application_name": name}
         if mode is None and url.drivername == "postgres":
             mode = HEROKU_SSL_MODE
         if mode is not None:

@@ -175,11 +175,13 @@ class CatFactClient:
         """A fact in ``language`` (a full code, such as ``ger-de``) for ``channel``, not repeated
         there before the channel has had all of that language's facts.
 
-        Never raises for I/O: without facts in the language after the budget, or when no
-        provider has any in it, the offline collection (in English) answers.
+        A language no configured provider has facts in gets English ones. Never raises for I/O:
+        without facts after the budget, the offline collection (in English) answers.
         """
         served = Served.POOL
         shelf = self._shelf(language)
+        if shelf is None and language != ENGLISH.code:
+            shelf = self._shelf(ENGLISH.code)
         if shelf is not None and shelf.pool is None:
             served = Served.WAITED
             await self._wait_for_fill(shelf)

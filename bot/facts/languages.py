@@ -80,9 +80,15 @@ _BY_LOCALE: dict[str, Language] = {
 
 
 def find_language(text: str) -> Language | None:
-    """The language ``text`` names: its full or short code, or its English or native name, in
-    any case and with or without accents. None when it names none of them."""
-    return _BY_KEY.get(_key(text))
+    """The language ``text`` names: its full or short code, its English or native name (in any
+    case, with or without accents), or a Discord locale of its speakers (``de``, ``pt-BR``).
+    None when it names none of them."""
+    return _BY_KEY.get(_key(text)) or _BY_LOCALE_KEY.get(text.strip().casefold())
+
+
+_BY_LOCALE_KEY: dict[str, Language] = {
+    locale.casefold(): language for locale, language in _BY_LOCALE.items()
+}
 
 
 def by_code(code: str) -> Language:

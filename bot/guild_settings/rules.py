@@ -11,7 +11,7 @@ import unicodedata
 from discord.ext import commands
 
 from bot.facts import LANGUAGES, Language, find_language
-from bot.text import echo
+from bot.text import echo, whole_number
 
 MAX_PREFIX_LENGTH = 5
 COOLDOWN_RANGE = (0, 3600)
@@ -51,7 +51,8 @@ def parse_prefix(text: str) -> str:
         )
     if any(char.isspace() for char in text):
         raise InvalidSetting("A prefix can't contain spaces.")
-    if any(unicodedata.category(char).startswith(_INVISIBLE) for char in text):
+    invisible = any(unicodedata.category(char).startswith(_INVISIBLE) for char in text)
+    if invisible or unicodedata.combining(text[0]):  # a mark on nothing shows as nothing
         raise InvalidSetting(
             "A prefix can only hold characters you can see: letters, digits or symbols."
         )
@@ -76,13 +77,13 @@ def parse_language(text: str) -> Language:
 def parse_cooldown(text: str) -> int:
     """Whole seconds from 0 to 3600; 0 turns the cooldown off."""
     low, high = COOLDOWN_RANGE
-    stripped = text.strip().removesuffix("s").strip()
-    if not (stripped.isascii() and stripped.isdecimal()) or not low <= int(stripped) <= high:
+    seconds = whole_number(text.strip().removesuffix("s").strip(), high)
+    if seconds is None or not low <= seconds <= high:
         raise InvalidSetting(
             f"The cooldown is a whole number of seconds from {low} to {high} (0 turns it off), "
             f"not {echo(text)}."
         )
-    return int(stripped)
+    return seconds
 
 
 def parse(name: str, value: str) -> dict[str, str | int]:

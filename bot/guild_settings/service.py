@@ -23,9 +23,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
 
-from bot.database import Database, schema
+from bot.database import UNAVAILABLE, Database, schema
 from bot.facts import ENGLISH, Language, by_code, language_for_locale
 from bot.facts.breaker import loop_time
 
@@ -43,8 +42,6 @@ WRITE_BUDGET = 5.0
 RETRY_FIRST, RETRY_MAX = 1.0, 60.0
 """Seconds before the database is tried again after a failure, doubling up to the maximum."""
 
-DATABASE_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
-"""What a database that is down, restarting or unreachable raises."""
 
 _COLUMNS = ("prefix", "language", "cooldown")
 
@@ -113,9 +110,13 @@ class GuildSettingsService:
         """Each server's settings in force, with the locale they were worked out for: every
         command reads them (several times), so they are worked out once per change."""
         self._pending: set[int] = set()
+        self._stale: set[int] = set()
+        """Servers whose row may differ from memory (a change that timed out): read them again."""
         self._loader: asyncio.Task[None] | None = None
-        self._connector: asyncio.Task[None] | None = None
+        self._reconnector: asyncio.Task[None] | None = None
+        self._closing = False
         self._write_lock = asyncio.Lock()
+        self._writes: set[asyncio.Task[Stored]] = set()
         self._ready = database is None
         self._down_until: float | None = None
         self._failures = 0
@@ -139,9 +140,15 @@ class GuildSettingsService:
         return settings
 
     def _work_out(self, stored: Stored, default_language: Language) -> GuildSettings:
+        language = default_language
+        if stored.language:
+            try:
+                language = by_code(stored.language)
+            except KeyError:  # stored by a version that knew more languages (rolled back)
+                log.warning("unknown language %r stored: using the default", stored.language)
         return GuildSettings(
             prefix=stored.prefix or self.defaults.prefix,
-            language=by_code(stored.language) if stored.language else default_language,
+            language=language,
             cooldown=self.defaults.cooldown if stored.cooldown is None else stored.cooldown,
             stored=stored,
         )
@@ -174,10 +181,8 @@ class GuildSettingsService:
 
     async def start(self) -> None:
         """Migrate the schema, or keep trying in the background if the database is down."""
-        if self.database is None or self._connector is not None:
-            return
-        if not await self._try_migrating():
-            self._connector = asyncio.create_task(self._connect_forever(), name="settings-db")
+        if self.database is not None and not self._ready:
+            await self._try_migrating()
 
     def prefetch(self, guild_ids: Iterable[int]) -> None:
         """Read these servers' settings soon, in batches, without anyone waiting."""
@@ -195,18 +200,21 @@ class GuildSettingsService:
         if guild_id in self._stored:
             return
         self.prefetch((guild_id,))
-        loader = self._loader
-        if loader is None or loader.done():
-            return
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(LOAD_BUDGET):
-                await asyncio.shield(loader)
+                await self.wait_loaded()
+
+    async def wait_loaded(self) -> None:
+        """Wait, however long it takes, until the reads asked for so far have been tried."""
+        while self._loader is not None and not self._loader.done():
+            await asyncio.shield(self._loader)
 
     def forget(self, guild_id: int) -> None:
         """Drop a server this process no longer serves from memory (its row stays)."""
         self._stored.pop(guild_id, None)
         self._in_force.pop(guild_id, None)
         self._pending.discard(guild_id)
+        self._stale.discard(guild_id)
 
     # Changing ----------------------------------------------------------------------------------
 
@@ -225,26 +233,36 @@ class GuildSettingsService:
         unknown = set(values) - set(_COLUMNS)
         if unknown:
             raise ValueError(f"not a setting: {sorted(unknown)}")
-        changes: dict[str, Any] = {
-            **values,
-            "changed_by": by,
-            "changed_at": at,
-        }
+        changes: dict[str, Any] = {**values, "changed_by": by, "changed_at": at}
         if self.database is None:
             stored = dataclasses.replace(self._stored.get(guild_id, NOTHING_STORED), **changes)
         else:
             if not self._ready:
                 raise NotSavedError("the database has not answered since the bot started")
-            async with self._write_lock:
-                try:
-                    async with asyncio.timeout(WRITE_BUDGET):
-                        stored = await self._upsert(self.database, guild_id, changes)
-                except DATABASE_ERRORS as exc:
-                    self._failed(exc)
-                    raise NotSavedError(str(exc)) from exc
+            # The write runs in a task of its own, so that the answer comes within the budget
+            # even when a hung server keeps the write's own clean-up waiting; the budget covers
+            # waiting for another change too (during an outage changes queue behind each other).
+            write = asyncio.create_task(self._write(self.database, guild_id, changes))
+            self._writes.add(write)
+            write.add_done_callback(self._writes.discard)
+            write.add_done_callback(_settle)
+            try:
+                async with asyncio.timeout(WRITE_BUDGET):
+                    stored = await asyncio.shield(write)
+            except TimeoutError as exc:
+                write.cancel()
+                # It may have been written after all: read the row again when the database can.
+                self._stale.add(guild_id)
+                self._pending.add(guild_id)
+                self._failed(exc)
+                raise NotSavedError(f"no answer within {WRITE_BUDGET:g} s") from exc
+            except Exception as exc:
+                self._failed(exc)
+                raise NotSavedError(str(exc)) from exc
             self._recovered()
         self._stored[guild_id] = stored
         self._in_force.pop(guild_id, None)
+        self._stale.discard(guild_id)
         return stored
 
     async def reset(self, guild_id: int, *, by: int, at: datetime.datetime) -> Stored:
@@ -253,12 +271,17 @@ class GuildSettingsService:
 
     async def aclose(self) -> None:
         """Stop the background work (the caller closes the database)."""
-        tasks = [task for task in (self._loader, self._connector) if task is not None]
+        self._closing = True
+        tasks: list[asyncio.Task[Any]] = [*self._writes]
+        tasks += [task for task in (self._loader, self._reconnector) if task is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
     # The database ------------------------------------------------------------------------------
+    # Any exception from the database counts as an outage: a driver's own errors (asyncpg's, when
+    # connecting), a schema newer than this code (Alembic's), or a bug. The bot answers on with
+    # what it knows, and the log says what happened.
 
     def _loadable(self) -> bool:
         if self.database is None or not self._ready:
@@ -271,31 +294,51 @@ class GuildSettingsService:
             batch = sorted(self._pending)[:BATCH_SIZE]
             try:
                 rows = await self._read(self.database, batch)
-            except DATABASE_ERRORS as exc:
+            except Exception as exc:
                 self._failed(exc)
-                return  # the batch stays pending: the next command or prefetch tries again
+                return  # the batch stays pending: it is read once the database answers again
             self._recovered()
             for guild_id in batch:
+                if guild_id not in self._pending:  # forgotten, or changed, meanwhile
+                    continue
                 self._pending.discard(guild_id)
-                self._stored.setdefault(guild_id, rows.get(guild_id, NOTHING_STORED))
+                row = rows.get(guild_id, NOTHING_STORED)
+                if guild_id in self._stale:
+                    self._stale.discard(guild_id)
+                    self._stored[guild_id] = row
+                    self._in_force.pop(guild_id, None)
+                else:
+                    self._stored.setdefault(guild_id, row)
 
     async def _try_migrating(self) -> bool:
         assert self.database is not None
         try:
             revision = await self.database.migrate()
-        except DATABASE_ERRORS as exc:
+        except Exception as exc:
             self._failed(exc)
             return False
         log.info("settings database %s at revision %s", self.database.url.describe(), revision)
         self._ready = True
         self._recovered()
-        self.prefetch(())
         return True
 
-    async def _connect_forever(self) -> None:
+    async def _try_pinging(self) -> bool:
+        assert self.database is not None
+        try:
+            async with self.database.engine.connect() as connection:
+                await connection.execute(sa.text("SELECT 1"))
+        except Exception as exc:
+            self._failed(exc)
+            return False
+        self._recovered()
+        return True
+
+    async def _reconnect_forever(self) -> None:
+        """Try the database again after each back-off until it answers: migrating, if that has
+        not happened yet, else a plain query. Then read what was asked for meanwhile."""
         while True:
             await self._sleep(self._retry_delay())
-            if await self._try_migrating():
+            if await (self._try_pinging() if self._ready else self._try_migrating()):
                 return
 
     def _retry_delay(self) -> float:
@@ -303,15 +346,31 @@ class GuildSettingsService:
 
     def _failed(self, exc: BaseException) -> None:
         self._failures += 1
-        self.last_error = f"{type(exc).__name__}: {exc}"[:200]
+        self.last_error = f"{type(exc).__name__}: {str(exc) or 'no answer in time'}"[:200]
         self._down_until = self._clock() + self._retry_delay()
-        log.warning("the settings database failed (%s); trying again later", self.last_error)
+        expected = isinstance(exc, UNAVAILABLE)
+        log.warning(
+            "the settings database failed (%s); trying again in %g s",
+            self.last_error,
+            self._retry_delay(),
+            exc_info=None if expected else exc,  # not an outage's usual errors: show where
+        )
+        reconnecting = self._reconnector is not None and not self._reconnector.done()
+        if not reconnecting and not self._closing:
+            self._reconnector = asyncio.create_task(
+                self._reconnect_forever(), name="settings-reconnect"
+            )
 
     def _recovered(self) -> None:
         if self._down_until is not None:
             log.info("the settings database answers again")
         self._down_until = None
         self._failures = 0
+        self.prefetch(())  # what was asked for meanwhile
+
+    async def _write(self, database: Database, guild_id: int, changes: dict[str, Any]) -> Stored:
+        async with self._write_lock:
+            return await self._upsert(database, guild_id, changes)
 
     @staticmethod
     async def _read(database: Database, guild_ids: list[int]) -> dict[int, Stored]:
@@ -334,6 +393,12 @@ class GuildSettingsService:
         async with database.engine.begin() as connection:
             row = (await connection.execute(upsert)).one()
         return _stored(row._asdict())
+
+
+def _settle(write: asyncio.Task[Stored]) -> None:
+    """Forget a finished write; its error, if any, was answered already (or it was given up)."""
+    if not write.cancelled():
+        write.exception()
 
 
 def _stored(row: Mapping[str, Any]) -> Stored:

@@ -492,3 +492,20 @@ def test_connecting_never_imports_the_console_or_test_tools(tmp_path: Path) -> N
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
     )
     assert result.stdout == "[]\n"
+
+
+def test_migrate_on_a_heroku_dyno_with_sqlite_warns_that_the_file_will_be_wiped(
+    shell: Shell, tmp_path: Path
+) -> None:
+    finished = shell.run(
+        "migrate", env={"DYNO": "release.1", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    )
+    assert finished.code == ExitCode.OK
+    assert "is at revision" in finished.out
+    assert "DATABASE_URL is a SQLite file on a Heroku dyno" in plain(finished.err)
+
+
+def test_migrate_cannot_be_combined_with_the_console(shell: Shell) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        shell.run("migrate", "--console")
+    assert stopped.value.code == ExitCode.USAGE

@@ -342,3 +342,11 @@ def test_the_token_check_and_the_token_shape_the_logs_mask_agree(token: str) -> 
     # Two descriptions of one shape: bot.text.TOKEN_SHAPE (masking) and token_problem (settings).
     assume(token)
     assert (token_problem(token) is None) == bool(TOKEN_SHAPE.fullmatch(token))
+
+
+@pytest.mark.parametrize("prefix", ["@", "`!", "\\"])
+def test_command_prefix_keeps_to_the_rules_of_a_servers_own_prefix(prefix: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"COMMAND_PREFIX": prefix})
+    [line] = caught.value.problems
+    assert line.startswith(f"COMMAND_PREFIX {prefix!r} is refused: A prefix can't contain ")

@@ -20,7 +20,7 @@ from bot.database import parse_database_url
 from bot.error_handler import NOT_SAVED
 from bot.guild_settings import InvalidSetting, NotSavedError
 from bot.settings import Settings
-from cogs.catfact import OFFLINE_FOOTER
+from cogs.catfact import OFFLINE_IN_ENGLISH_FOOTER
 from cogs.settings import ServerSettings
 from fakes import FACTS, GERMAN_FACTS, FakeMeowfacts, interaction_context
 from tests.conftest import running_bot
@@ -130,7 +130,7 @@ async def test_the_language_changes_by_any_of_its_names(
     for text, answer in [
         ("ger", "German (Deutsch)"),
         ("Français", "French (Français)"),
-        ("esp-mx", "Spanish (Mexico) (Español (México))"),
+        ("esp-mx", "Spanish (Mexico), Español (México)"),
         ("English", "English"),
     ]:
         await dpytest.message(f"!settings language {text}", member=admin)
@@ -147,10 +147,8 @@ async def test_reset_brings_back_the_defaults_and_the_footer_says_who(
     await dpytest.message("!settings", member=admin)
     embed = dpytest.get_embed()
     assert embed.fields[0].value == "`!` (mentioning me works too), the default"
-    assert embed.footer.text is not None
-    assert embed.footer.text.startswith("Last changed by carol_nick on 2026-01-01. ") or (
-        embed.footer.text.startswith("Last changed by carol on 2026-01-01. ")
-    )
+    assert embed.fields[-1].name == "Last changed"
+    assert embed.fields[-1].value == "by carol on 2026-01-01"  # the display name
 
 
 @pytest.mark.parametrize(
@@ -241,7 +239,7 @@ async def test_with_meowfacts_down_a_german_server_gets_an_english_offline_fact_
     meowfacts.handler = meowfacts.body("<html>Application error</html>", status=503)
     await dpytest.message("!catfact", member=admin)
     embed = dpytest.get_embed()
-    assert embed.footer.text == OFFLINE_FOOTER
+    assert embed.footer.text == OFFLINE_IN_ENGLISH_FOOTER
     assert embed.description not in GERMAN_FACTS
 
 
@@ -335,3 +333,45 @@ async def test_a_change_the_database_cannot_take_is_refused_and_nothing_changes(
         await dpytest.message("!add 1 2", member=admin)
         assert reply() == "3"  # commands go on, with the defaults
         assert test_bot.guild_settings.prefix_for(dpytest.get_config().guilds[0].id) == "!"
+
+
+async def test_who_changed_settings_is_shown_even_when_not_in_the_member_cache(
+    bot: CatFactBot, admin: discord.Member, alice: discord.Member
+) -> None:
+    """A connected bot caches almost no members (no members intent): Discord shows a mention in
+    an embed as the member's name, without pinging."""
+    await dpytest.message("!settings cooldown 5", member=admin)
+    dpytest.get_message()
+    guild = dpytest.get_config().guilds[0]
+    guild._remove_member(admin)  # as if never cached
+    await dpytest.message("!settings", member=alice)
+    assert dpytest.get_embed().fields[-1].value == f"by <@{admin.id}> on 2026-01-01"
+
+
+async def test_reset_takes_no_value(bot: CatFactBot, admin: discord.Member) -> None:
+    with pytest.raises(InvalidSetting):
+        await dpytest.message("!settings reset now", member=admin)
+    assert reply() == (
+        "`!settings reset` takes nothing after it: it puts every setting back to its default."
+    )
+
+
+async def test_servers_arriving_and_leaving_are_read_and_forgotten(bot: CatFactBot) -> None:
+    joined = dpytest_backend.make_guild("Joined later")  # Discord's GUILD_CREATE
+    await dpytest.run_all_events()
+    assert bot.guild_settings.loaded(joined.id)
+    bot.dispatch("guild_remove", joined)
+    await dpytest.run_all_events()
+    assert not bot.guild_settings.loaded(joined.id)
+    bot.dispatch("guild_available", joined)  # as at a start-up, or a shard's reconnection
+    await dpytest.run_all_events()
+    assert bot.guild_settings.loaded(joined.id)
+
+
+async def test_in_a_dm_commands_use_the_operators_defaults(
+    bot: CatFactBot, alice: discord.Member
+) -> None:
+    dm = await alice.create_dm()
+    await dpytest.message("!catfact", channel=dm, member=alice)
+    assert dpytest.get_embed().description in FACTS  # English, whatever any server chose
+    assert bot.settings_for(None).prefix == "!"

@@ -41,9 +41,9 @@ def test_a_plain_postgresql_url_leaves_tls_to_the_driver() -> None:
 
 @pytest.mark.parametrize("mode", ["require", "disable", "verify-full"])
 def test_libpq_sslmode_becomes_asyncpg_ssl_and_leaves_the_query(mode: str) -> None:
-    database = parse_database_url(f"postgresql://bot@db.example/catfact?sslmode={mode}&x=1")
+    database = parse_database_url(f"postgresql://bot@db.example/catfact?sslmode={mode}")
     assert database.connect_args == {"ssl": mode}
-    assert dict(database.url.query) == {"x": "1"}
+    assert dict(database.url.query) == {}
 
 
 def test_an_explicit_sslmode_wins_over_herokus_default() -> None:
@@ -57,6 +57,17 @@ def test_a_url_with_its_driver_already_named_is_kept() -> None:
     assert parse_database_url("sqlite+aiosqlite:///x.db").sqlite_path == "x.db"
 
 
+def test_libpq_timeout_and_application_name_become_asyncpgs_arguments() -> None:
+    database = parse_database_url(
+        "postgresql://bot@db/catfact?connect_timeout=10&application_name=catfact-bot"
+    )
+    assert database.connect_args == {
+        "timeout": 10.0,
+        "server_settings": {"application_name": "catfact-bot"},
+    }
+    assert dict(database.url.query) == {}
+
+
 @pytest.mark.parametrize(
     ("url", "message"),
     [
@@ -64,6 +75,10 @@ def test_a_url_with_its_driver_already_named_is_kept() -> None:
         ("not a url", "DATABASE_URL must be a sqlite:///"),
         ("postgresql:///catfact", "DATABASE_URL names no host"),
         ("sqlite://", "DATABASE_URL names no SQLite file"),
+        ("postgresql://bot@db/x?password=hunter2", "DATABASE_URL: the option 'password' is not"),
+        ("postgresql://bot@db/x?ssl=true", "DATABASE_URL: the option 'ssl' is not one the bot"),
+        ("postgresql://bot@db/x?connect_timeout=0", "DATABASE_URL: connect_timeout must be whole"),
+        ("postgresql://bot@db/x?connect_timeout=ten", "DATABASE_URL: connect_timeout must be"),
         (
             "postgres://bot@db/x?sslmode=always",
             "DATABASE_URL: sslmode must be one of disable, allow, prefer",

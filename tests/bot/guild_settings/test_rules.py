@@ -47,15 +47,17 @@ def test_an_everyone_mention_as_a_prefix_is_refused_without_pinging() -> None:
     )
 
 
-@pytest.mark.parametrize("text", ["ger", "ger-de", "German", "german", "Deutsch", " DEUTSCH "])
+@pytest.mark.parametrize(
+    "text", ["ger", "ger-de", "German", "german", "Deutsch", " DEUTSCH ", "de", "DE"]
+)
 def test_a_language_is_found_by_code_or_name(text: str) -> None:
     assert parse_language(text).code == "ger-de"
     assert parse("language", text) == {"language": "ger-de"}
 
 
-def test_every_language_is_found_by_each_of_its_names() -> None:
+def test_every_language_is_found_by_each_of_its_names_and_locales() -> None:
     for language in LANGUAGES:
-        for text in (language.code, language.english, language.native):
+        for text in (language.code, language.english, language.native, *language.locales):
             assert parse_language(text) == language
 
 
@@ -84,7 +86,7 @@ def test_a_cooldown_is_whole_seconds_up_to_an_hour(text: str, seconds: int) -> N
 
 
 @pytest.mark.parametrize(
-    "text", ["-1", "3601", "1.5", "ten", "", "\uff11\uff10", "1e3", "99999999999999"]
+    "text", ["-1", "3601", "1.5", "ten", "", "\uff11\uff10", "1e3", "99999999999999", "9" * 5000]
 )
 def test_a_bad_cooldown_says_what_is_allowed(text: str) -> None:
     with pytest.raises(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -13,8 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
-from bot.database import Database, parse_database_url
+from bot.database import Database, parse_database_url, schema
 from bot.guild_settings import Defaults, GuildSettingsService, NotSavedError, Stored
+from bot.guild_settings import service as service_module
 from bot.guild_settings.service import BATCH_SIZE, RETRY_FIRST
 from fakes import FakeClock
 from fakes.tcp_proxy import TcpProxy
@@ -65,7 +67,8 @@ async def test_a_change_survives_a_restart(
     await first.change(7, {"prefix": "?"}, by=ADMIN, at=AT)
     await first.change(7, {"language": "ger-de", "cooldown": 30}, by=ADMIN + 1, at=AT)
     restarted = await open_service()
-    await restarted.ensure(7)
+    restarted.prefetch([7])
+    await restarted.wait_loaded()
     settings = restarted.settings_for(7, "en-US")
     assert (settings.prefix, settings.language.code, settings.cooldown) == ("?", "ger-de", 30)
     assert settings.stored == Stored("?", "ger-de", 30, ADMIN + 1, AT)
@@ -75,7 +78,8 @@ async def test_a_server_that_chose_nothing_gets_the_defaults_and_its_locale(
     open_service: Callable[[], Awaitable[GuildSettingsService]],
 ) -> None:
     service = await open_service()
-    await service.ensure(8)
+    service.prefetch([8])
+    await service.wait_loaded()
     assert service.loaded(8)
     german = service.settings_for(8, "de")
     assert (german.prefix, german.language.english, german.cooldown) == ("!", "German", 3.0)
@@ -93,7 +97,8 @@ async def test_reset_brings_every_default_back_and_says_who(
     await service.reset(9, by=ADMIN + 1, at=later)
     assert service.settings_for(9).stored == Stored(changed_by=ADMIN + 1, changed_at=later)
     restarted = await open_service()
-    await restarted.ensure(9)
+    restarted.prefetch([9])
+    await restarted.wait_loaded()
     assert restarted.settings_for(9).prefix == "!"
     assert restarted.settings_for(9).cooldown == 3.0
 
@@ -107,7 +112,8 @@ async def test_changes_to_different_settings_of_one_server_both_stay(
         service.change(10, {"cooldown": 60}, by=ADMIN, at=AT),
     )
     restarted = await open_service()
-    await restarted.ensure(10)
+    restarted.prefetch([10])
+    await restarted.wait_loaded()
     assert (restarted.prefix_for(10), restarted.settings_for(10).cooldown) == ("?", 60)
 
 
@@ -119,7 +125,8 @@ async def test_settings_are_read_once_then_served_from_memory(
     service = await open_service()
     assert service.database is not None
     sent = count_statements(service.database)
-    await service.ensure(11)
+    service.prefetch([11])
+    await service.wait_loaded()
     assert len(sent) == 1
     for _ in range(100):
         await service.ensure(11)
@@ -132,7 +139,8 @@ async def test_a_change_is_seen_by_the_next_read_without_the_database(
     open_service: Callable[[], Awaitable[GuildSettingsService]],
 ) -> None:
     service = await open_service()
-    await service.ensure(12)
+    service.prefetch([12])
+    await service.wait_loaded()
     assert service.database is not None
     sent = count_statements(service.database)
     await service.change(12, {"prefix": "&"}, by=ADMIN, at=AT)
@@ -150,14 +158,17 @@ async def test_servers_arriving_together_are_read_in_batches(
     sent = count_statements(service.database)
     servers = range(1, 2 * BATCH_SIZE + 2)
     service.prefetch(servers)
-    await service.ensure(1)  # waits for the batches in flight
-    await service.ensure(2 * BATCH_SIZE + 1)
+    await service.wait_loaded()
     assert len(service) == len(servers)
     assert len(sent) == 3
     assert service.prefix_for(3) == "?"
     service.forget(3)
     assert not service.loaded(3)
     assert service.prefix_for(3) == "!"  # until it is read again
+    service.prefetch([3])
+    service.forget(3)  # gone again before the read: the read does not bring it back
+    await service.wait_loaded()
+    assert not service.loaded(3)
 
 
 async def test_without_a_database_settings_live_in_memory() -> None:
@@ -213,8 +224,10 @@ def behind(proxy: TcpProxy, postgres_url: str) -> Database:
 async def test_an_outage_keeps_the_settings_known_and_refuses_changes(
     proxy: TcpProxy, postgres_url: str
 ) -> None:
-    clock = FakeClock()
-    service = GuildSettingsService(behind(proxy, postgres_url), DEFAULTS, clock=clock)
+    clock, ticks = FakeClock(), Ticks()
+    service = GuildSettingsService(
+        behind(proxy, postgres_url), DEFAULTS, clock=clock, sleep=ticks.sleep
+    )
     try:
         await service.start()
         await service.change(1, {"prefix": "?"}, by=ADMIN, at=AT)
@@ -226,10 +239,22 @@ async def test_an_outage_keeps_the_settings_known_and_refuses_changes(
         await service.ensure(2)  # a new server meanwhile: no wait, the defaults
         assert service.prefix_for(2) == "!"
         assert not service.loaded(2)
+        await wait_until(lambda: len(ticks.asked) == 1)
+        ticks.release()  # the reconnection's first try: still down
+        await wait_until(lambda: len(ticks.asked) == 2)
+        assert service.state.startswith("unreachable (2 failures in a row)")
+        clock.advance(2 * RETRY_FIRST)
+        service.prefetch([3])  # the back-off is over: a read is tried, and fails
+        await service.wait_loaded()
+        assert not service.loaded(3)
+        assert service.state.startswith("unreachable (3 failures in a row)")
         await proxy.restore()
-        clock.advance(RETRY_FIRST)
-        await service.ensure(2)  # tried again once the back-off is over
+        assert ticks.asked == [RETRY_FIRST, 2 * RETRY_FIRST]  # backing off
+        clock.advance(4 * RETRY_FIRST)
+        service.prefetch([2])  # once the back-off is over, a command's read goes ahead
+        await service.wait_loaded()
         assert service.loaded(2)
+        assert service.loaded(3)  # and what was asked for meanwhile
         assert service.state == "connected"
         await service.change(1, {"prefix": "$"}, by=ADMIN, at=AT)
         assert service.prefix_for(1) == "$"
@@ -268,7 +293,7 @@ async def test_down_at_start_up_the_bot_uses_defaults_and_connects_when_it_can(
         await service.database.close()
 
 
-async def test_a_sqlite_file_that_cannot_be_created_is_an_outage_too(tmp_path: object) -> None:
+async def test_a_sqlite_file_that_cannot_be_created_is_an_outage_too() -> None:
     ticks = Ticks()
     database = Database(parse_database_url("sqlite:////dev/null/catfact.db"))
     service = GuildSettingsService(database, DEFAULTS, sleep=ticks.sleep)
@@ -291,9 +316,99 @@ async def test_rows_keep_a_time_zone_on_both_engines(
     service = await open_service()
     await service.change(13, {"cooldown": 1}, by=ADMIN, at=AT)
     restarted = await open_service()
-    await restarted.ensure(13)
+    restarted.prefetch([13])
+    await restarted.wait_loaded()
     changed_at = restarted.settings_for(13).stored.changed_at
     assert changed_at == AT
     assert changed_at is not None
     assert changed_at.utcoffset() == datetime.timedelta(0)
-    assert sa  # the module is the one the queries are written with
+
+
+async def test_errors_the_driver_raises_itself_are_an_outage_too(postgres_url: str) -> None:
+    """asyncpg's own errors while connecting (here: no such database; in production also a
+    server starting up, or too many connections) reach the bot unwrapped by SQLAlchemy."""
+    ticks = Ticks()
+    missing = str(make_url(postgres_url).set(database="no_such_database"))
+    service = GuildSettingsService(
+        Database(parse_database_url(missing)), DEFAULTS, sleep=ticks.sleep
+    )
+    try:
+        await service.start()
+        assert service.state.startswith("connecting")
+        assert service.last_error is not None
+        assert service.last_error.startswith("InvalidCatalogNameError: ")
+        await service.ensure(1)
+        with pytest.raises(NotSavedError):
+            await service.change(1, {"prefix": "?"}, by=ADMIN, at=AT)
+    finally:
+        await service.aclose()
+        assert service.database is not None
+        await service.database.close()
+
+
+async def test_a_schema_newer_than_this_code_is_an_outage_not_a_crash(tmp_path: Path) -> None:
+    """After rolling back a release that migrated, the database is at a revision this code does
+    not know: the bot answers with the defaults and refuses changes, and says why."""
+    url = f"sqlite:///{tmp_path / 'catfact.db'}"
+    database = Database(parse_database_url(url))
+    await database.migrate()
+    async with database.engine.begin() as connection:
+        await connection.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
+    await database.close()
+    ticks = Ticks()
+    service = GuildSettingsService(Database(parse_database_url(url)), DEFAULTS, sleep=ticks.sleep)
+    try:
+        await service.start()
+        assert service.last_error is not None
+        assert "0099" in service.last_error
+        with pytest.raises(NotSavedError):
+            await service.change(1, {"prefix": "?"}, by=ADMIN, at=AT)
+        assert service.prefix_for(1) == "!"
+    finally:
+        await service.aclose()
+        assert service.database is not None
+        await service.database.close()
+
+
+async def test_a_change_the_database_does_not_answer_in_time_is_read_back_later(
+    proxy: TcpProxy, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hung server: the change is refused when its budget is over (however slow the machine,
+    a server that never answers is late), and once the server answers, the bot reads the row
+    back, as the change may have landed after all."""
+    monkeypatch.setattr(service_module, "WRITE_BUDGET", 0.2)
+    ticks = Ticks()
+    service = GuildSettingsService(behind(proxy, postgres_url), DEFAULTS, sleep=ticks.sleep)
+    try:
+        await service.start()
+        await service.change(1, {"prefix": "?"}, by=ADMIN, at=AT)
+        await proxy.stall()
+        with pytest.raises(NotSavedError, match=r"no answer within 0\.2 s"):
+            await service.change(1, {"prefix": "$"}, by=ADMIN, at=AT)
+        assert service.prefix_for(1) == "?"  # what was known, meanwhile
+        assert service.last_error == "TimeoutError: no answer in time"
+        await proxy.restore()
+        await wait_until(lambda: len(ticks.asked) == 1)
+        ticks.release()  # the reconnection: a plain query, then the row read back
+        await wait_until(lambda: service.state == "connected")
+        await service.wait_loaded()
+        reader = Database(parse_database_url(postgres_url))
+        try:
+            async with reader.engine.connect() as connection:
+                table = schema.guild_settings
+                query = sa.select(table.c.prefix).where(table.c.guild_id == 1)
+                in_database = (await connection.execute(query)).scalar_one()
+        finally:
+            await reader.close()
+        assert service.prefix_for(1) == in_database
+    finally:
+        await service.aclose()
+        assert service.database is not None
+        await service.database.close()
+
+
+async def test_a_language_this_version_does_not_know_falls_back_to_the_default() -> None:
+    """A row written by a newer version, with a language added since (then rolled back)."""
+    service = GuildSettingsService(None, DEFAULTS)
+    await service.change(1, {"language": "tlh-kl"}, by=ADMIN, at=AT)
+    assert service.settings_for(1, "de").language.english == "German"
