@@ -4,6 +4,7 @@ memory, and an outage ridden out."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -183,6 +184,17 @@ async def test_without_a_database_settings_live_in_memory() -> None:
     await service.aclose()
 
 
+@contextlib.asynccontextmanager
+async def closing(service: GuildSettingsService) -> AsyncIterator[GuildSettingsService]:
+    """The block, then the service and its database closed, however the block ends."""
+    try:
+        yield service
+    finally:
+        await service.aclose()
+        if service.database is not None:
+            await service.database.close()
+
+
 class Ticks:
     """A ``sleep`` the test releases by hand, recording how long each wait would have been."""
 
@@ -228,7 +240,7 @@ async def test_an_outage_keeps_the_settings_known_and_refuses_changes(
     service = GuildSettingsService(
         behind(proxy, postgres_url), DEFAULTS, clock=clock, sleep=ticks.sleep
     )
-    try:
+    async with closing(service):
         await service.start()
         await service.change(1, {"prefix": "?"}, by=ADMIN, at=AT)
         await proxy.cut()
@@ -258,10 +270,6 @@ async def test_an_outage_keeps_the_settings_known_and_refuses_changes(
         assert service.state == "connected"
         await service.change(1, {"prefix": "$"}, by=ADMIN, at=AT)
         assert service.prefix_for(1) == "$"
-    finally:
-        await service.aclose()
-        assert service.database is not None
-        await service.database.close()
 
 
 async def test_down_at_start_up_the_bot_uses_defaults_and_connects_when_it_can(
@@ -270,7 +278,7 @@ async def test_down_at_start_up_the_bot_uses_defaults_and_connects_when_it_can(
     ticks = Ticks()
     await proxy.cut()
     service = GuildSettingsService(behind(proxy, postgres_url), DEFAULTS, sleep=ticks.sleep)
-    try:
+    async with closing(service):
         await service.start()  # does not wait for the database
         assert service.state == "connecting: commands use the defaults until it answers"
         await service.ensure(5)
@@ -287,10 +295,6 @@ async def test_down_at_start_up_the_bot_uses_defaults_and_connects_when_it_can(
         await wait_until(lambda: service.loaded(5))  # the servers seen meanwhile are read
         await service.change(5, {"prefix": "?"}, by=ADMIN, at=AT)
         assert service.prefix_for(5) == "?"
-    finally:
-        await service.aclose()
-        assert service.database is not None
-        await service.database.close()
 
 
 async def test_a_sqlite_file_that_cannot_be_created_is_an_outage_too() -> None:
@@ -332,7 +336,7 @@ async def test_errors_the_driver_raises_itself_are_an_outage_too(postgres_url: s
     service = GuildSettingsService(
         Database(parse_database_url(missing)), DEFAULTS, sleep=ticks.sleep
     )
-    try:
+    async with closing(service):
         await service.start()
         assert service.state.startswith("connecting")
         assert service.last_error is not None
@@ -340,10 +344,6 @@ async def test_errors_the_driver_raises_itself_are_an_outage_too(postgres_url: s
         await service.ensure(1)
         with pytest.raises(NotSavedError):
             await service.change(1, {"prefix": "?"}, by=ADMIN, at=AT)
-    finally:
-        await service.aclose()
-        assert service.database is not None
-        await service.database.close()
 
 
 async def test_a_schema_newer_than_this_code_is_an_outage_not_a_crash(tmp_path: Path) -> None:
@@ -357,17 +357,13 @@ async def test_a_schema_newer_than_this_code_is_an_outage_not_a_crash(tmp_path: 
     await database.close()
     ticks = Ticks()
     service = GuildSettingsService(Database(parse_database_url(url)), DEFAULTS, sleep=ticks.sleep)
-    try:
+    async with closing(service):
         await service.start()
         assert service.last_error is not None
         assert "0099" in service.last_error
         with pytest.raises(NotSavedError):
             await service.change(1, {"prefix": "?"}, by=ADMIN, at=AT)
         assert service.prefix_for(1) == "!"
-    finally:
-        await service.aclose()
-        assert service.database is not None
-        await service.database.close()
 
 
 async def test_a_change_the_database_does_not_answer_in_time_is_read_back_later(
@@ -379,7 +375,7 @@ async def test_a_change_the_database_does_not_answer_in_time_is_read_back_later(
     monkeypatch.setattr(service_module, "WRITE_BUDGET", 0.2)
     ticks = Ticks()
     service = GuildSettingsService(behind(proxy, postgres_url), DEFAULTS, sleep=ticks.sleep)
-    try:
+    async with closing(service):
         await service.start()
         await service.change(1, {"prefix": "?"}, by=ADMIN, at=AT)
         await proxy.stall()
@@ -401,10 +397,6 @@ async def test_a_change_the_database_does_not_answer_in_time_is_read_back_later(
         finally:
             await reader.close()
         assert service.prefix_for(1) == in_database
-    finally:
-        await service.aclose()
-        assert service.database is not None
-        await service.database.close()
 
 
 async def test_a_language_this_version_does_not_know_falls_back_to_the_default() -> None:
