@@ -15,6 +15,7 @@ from bot.settings import (
     DEFAULT_CATFACT_API_URL,
     Settings,
     SettingsError,
+    deployment_warnings,
     retired_settings,
     token_problem,
 )
@@ -350,3 +351,13 @@ def test_command_prefix_keeps_to_the_rules_of_a_servers_own_prefix(prefix: str) 
         Settings.from_env({"COMMAND_PREFIX": prefix})
     [line] = caught.value.problems
     assert line.startswith(f"COMMAND_PREFIX {prefix!r} is refused: A prefix can't contain ")
+
+
+def test_sqlite_on_a_heroku_dyno_is_warned_about_and_postgresql_is_not() -> None:
+    on_sqlite = Settings.from_env({})
+    [line] = deployment_warnings({"DYNO": "worker.1"}, on_sqlite)
+    assert line.startswith("DATABASE_URL is a SQLite file on a Heroku dyno, whose disk is wiped")
+    assert "heroku addons:create heroku-postgresql" in line
+    assert deployment_warnings({}, on_sqlite) == []  # not on Heroku: a file is fine
+    on_postgres = Settings.from_env({"DATABASE_URL": "postgres://u:p@db.example/d"})
+    assert deployment_warnings({"DYNO": "worker.1"}, on_postgres) == []
