@@ -127,7 +127,7 @@ def _hidden(text: str) -> str:
     try:
         return make_url(text).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
-        return text.rsplit("@", maxsplit=1)[-1] if "@" in text else text
+        return text[text.rfind("@") + 1 :]  # all of it when there is no "@"
 
 
 __all__ = ["DEFAULT_DATABASE_URL", "DatabaseURL", "parse_database_url"]

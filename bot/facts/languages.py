@@ -56,6 +56,11 @@ LANGUAGES: tuple[Language, ...] = (
 """Every language meowfacts has, in display order: English, then by English name."""
 
 
+_SEPARATING = frozenset("PZS")
+"""Unicode categories (their first letter) read as a space in a name: punctuation, separators
+and symbols."""
+
+
 def _key(text: str) -> str:
     """What a name is compared by: case folded, accents dropped, punctuation and runs of spaces
     made one space (so ``Espanol (mexico)``, ``español méxico`` and ``ESPAÑOL-MÉXICO`` agree)."""
@@ -63,7 +68,7 @@ def _key(text: str) -> str:
     bare = unicodedata.normalize(
         "NFC", "".join(char for char in decomposed if not unicodedata.combining(char))
     )
-    spaced = "".join(" " if unicodedata.category(char)[0] in "PZS" else char for char in bare)
+    spaced = "".join(" " if unicodedata.category(char)[0] in _SEPARATING else char for char in bare)
     return " ".join(spaced.split())
 
 

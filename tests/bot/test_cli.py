@@ -26,6 +26,7 @@ from bot import __version__, cli
 from bot.cli import CONSOLE_BANNER, OFFLINE_BANNER, ExitCode, connect, run_until_signalled
 from bot.console import PROMPT
 from bot.core import CatFactBot
+from bot.database import head_revision
 from bot.logs import MASK, configure_logging
 from bot.settings import Settings
 from tests.project import SETTINGS_VARIABLES, TOKEN
@@ -501,8 +502,22 @@ def test_migrate_on_a_heroku_dyno_with_sqlite_warns_that_the_file_will_be_wiped(
         "migrate", env={"DYNO": "release.1", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
     )
     assert finished.code == ExitCode.OK
-    assert "is at revision" in finished.out
+    assert finished.out == (
+        f"sqlite+aiosqlite:///{tmp_path}/x.db is at revision {head_revision()} (the latest)\n"
+    )
     assert "DATABASE_URL is a SQLite file on a Heroku dyno" in plain(finished.err)
+
+
+def test_migrate_says_in_one_line_why_it_could_not(shell: Shell, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    finished = shell.run("migrate", env={"DATABASE_URL": f"sqlite:///{blocker}/x.db"})
+    assert finished.code == ExitCode.DATABASE == 8
+    assert finished.out == ""
+    assert finished.err == (
+        f"error: could not migrate sqlite+aiosqlite:///{blocker}/x.db: FileExistsError: "
+        f"[Errno 17] File exists: '{blocker}'\n"
+    )
 
 
 def test_migrate_cannot_be_combined_with_the_console(shell: Shell) -> None:

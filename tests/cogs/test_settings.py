@@ -65,6 +65,8 @@ async def test_anyone_can_read_the_settings_and_sees_the_defaults(
     assert embed.footer.text == (
         "Admins change them with !settings <name> <value>, or !settings reset."
     )
+    assert embed.colour == discord.Colour.blurple()
+    assert [field.inline for field in embed.fields] == [False, False, False]
 
 
 async def test_one_setting_can_be_read_with_how_to_change_it(
@@ -100,6 +102,11 @@ async def test_the_bots_owner_may_change_settings_too(
 ) -> None:
     await dpytest.message("!settings cooldown 10", member=owner)
     assert reply() == "Done: each person now waits 10 s between two cat facts."
+    await dpytest.message("!settings", member=owner)
+    embed = dpytest.get_embed()
+    assert embed.fields[2].value == "10 s between two cat facts per person"
+    assert embed.fields[3].name == "Last changed"
+    assert not embed.fields[3].inline
 
 
 async def test_a_member_without_manage_server_is_refused_and_nothing_changes(

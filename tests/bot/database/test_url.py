@@ -93,3 +93,17 @@ def test_a_bad_url_is_refused_with_the_fix(url: str, message: str) -> None:
 
 def test_surrounding_blanks_are_ignored() -> None:
     assert parse_database_url("  sqlite:///a.db\n").sqlite_path == "a.db"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("mysql://root:hunter2@db/x", "'mysql://root:***@db/x'"),
+        ("root:hunter2@db/x", "'db/x'"),  # not even a URL: all before the last @ is left out
+        ("nonsense", "'nonsense'"),
+    ],
+)
+def test_a_refused_url_is_shown_without_its_password(url: str, shown: str) -> None:
+    with pytest.raises(ValueError, match=r"^DATABASE_URL must be") as caught:
+        parse_database_url(url)
+    assert str(caught.value).endswith(f", got {shown}")

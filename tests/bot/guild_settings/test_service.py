@@ -397,6 +397,7 @@ async def test_a_change_the_database_does_not_answer_in_time_is_read_back_later(
         finally:
             await reader.close()
         assert service.prefix_for(1) == in_database
+        assert ticks.asked == [RETRY_FIRST]  # connected: no further try was needed
 
 
 async def test_a_language_this_version_does_not_know_falls_back_to_the_default() -> None:
