@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         return fail(ExitCode.CONFIG, str(exc))
     if args.command == "migrate":
-        configure_logging(settings.log_level_number_for(console=False))
+        configure_logging(settings.log_level_number_for())
         warn_about_retired_settings(settings)  # a SQLite file on a dyno, above all
         return asyncio.run(migrate(settings))
 
@@ -111,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.console import run_console
         except ImportError as exc:
             return fail(ExitCode.CONSOLE_UNAVAILABLE, f"{CONSOLE_NEEDS} ({exc})")
-        configure_logging(settings.log_level_number_for(console=console))
+        configure_logging(settings.log_level_number_for(console=True))
         warn_about_retired_settings(settings)
         interactive = sys.stdin.isatty()
         if args.console_if_no_token or interactive:
@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         token = settings.require_token()
     except SettingsError as exc:
         return fail(ExitCode.CONFIG, str(exc))
-    configure_logging(settings.log_level_number_for(console=console), secrets=[token])
+    configure_logging(settings.log_level_number_for(), secrets=[token])
     warn_about_retired_settings(settings)
     return run_until_signalled(connect(settings, token))
 

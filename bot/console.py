@@ -258,18 +258,18 @@ def add_guild(
     has the Manage Server permission, and make them the ones ``dpytest.message`` uses."""
     guild = dpytest_backend.make_guild(name, id_num=guild_id)
     text_channel = dpytest_backend.make_text_channel(channel, guild)
-    admins = dpytest_backend.make_role(
-        ADMIN_ROLE, guild, permissions=discord.Permissions(manage_guild=True).value
-    )
+    manage = discord.Permissions(manage_guild=True).value
+    # Equivalent mutants: the role's name shows nowhere
+    admins = dpytest_backend.make_role(ADMIN_ROLE, guild, permissions=manage)  # pragma: no mutate
     user = dpytest_backend.make_user(member, "0001", id_num=member_id)
     added = dpytest_backend.make_member(user, guild, roles=[admins])
     bot_user = dpytest_backend.get_state().user
     assert bot_user is not None  # dpytest.configure logged the bot in
     dpytest_backend.make_member(bot_user, guild)
-    config = dpytest.get_config()
-    config.guilds.insert(0, guild)
-    config.channels.insert(0, text_channel)
-    config.members.insert(0, added)
+    config = dpytest.get_config()  # configured with no server: these are its first
+    config.guilds.append(guild)
+    config.channels.append(text_channel)
+    config.members.append(added)
     return added
 
 

@@ -127,7 +127,10 @@ def refusal(
     if isinstance(error, commands.NotOwner):
         return NOT_OWNER.format(command=name)
     if isinstance(error, commands.MissingPermissions):
-        wanted = [PERMISSION_NAMES.get(p, p) for p in error.missing_permissions]
+        wanted = [
+            PERMISSION_NAMES.get(p) or p.replace("_", " ").title()
+            for p in error.missing_permissions
+        ]
         return MISSING_PERMISSION.format(permissions=" and ".join(wanted))
     if isinstance(error, commands.NoPrivateMessage):
         # A command may say why in its own words; discord.py's default message is not for users.

@@ -140,7 +140,7 @@ class Settings:
         defaults["meowfacts"] = self.catfact_api_url
         return [(name, url or defaults[name]) for name, url in self.catfact_providers]
 
-    def log_level_number_for(self, *, console: bool) -> int:
+    def log_level_number_for(self, *, console: bool = False) -> int:
         """The logging level: :attr:`log_level` if set, else INFO, or ERROR in the console.
 
         The console keeps stderr quiet by default so that a person sees the conversation.

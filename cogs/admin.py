@@ -89,7 +89,7 @@ def database_state(bot: CatFactBot) -> str:
     service = bot.guild_settings
     where = f"{bot.database.url.describe()}: " if bot.database is not None else ""
     text = f"{where}{service.state}; {len(service)} servers' settings in memory"
-    if service.last_error and service.state != "connected":
+    if service.last_error and not service.healthy:
         text += f"\nlast error: {service.last_error}"
     return text
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -30,8 +32,9 @@ def in_a_server(ctx: commands.Context[CatFactBot]) -> bool:
 
 async def can_manage(ctx: commands.Context[CatFactBot]) -> bool:
     """Members with the Manage Server permission, and the bot's owner, change settings."""
-    permissions = getattr(ctx.author, "guild_permissions", None)
-    return bool(permissions and permissions.manage_guild) or await ctx.bot.is_owner(ctx.author)
+    member = ctx.author
+    manager = isinstance(member, discord.Member) and member.guild_permissions.manage_guild
+    return manager or await ctx.bot.is_owner(member)
 
 
 def describe(name: str, settings: GuildSettings) -> str:
@@ -50,10 +53,8 @@ def describe(name: str, settings: GuildSettings) -> str:
     return f"{text}, the default" if settings.is_default(name) else text
 
 
-def settings_embed(
-    guild: discord.Guild, settings: GuildSettings, prefix: str, asker: discord.abc.User
-) -> discord.Embed:
-    """Every setting of ``guild``, and how to change them, shown to ``asker``."""
+def settings_embed(guild: discord.Guild, settings: GuildSettings, prefix: str) -> discord.Embed:
+    """Every setting of ``guild``, and how to change them."""
     embed = discord.Embed(
         title=f"Settings for {neutralise_mentions(guild.name)}", colour=EMBED_COLOUR
     )
@@ -61,10 +62,11 @@ def settings_embed(
         embed.add_field(name=name.capitalize(), value=describe(name, settings), inline=False)
     stored = settings.stored
     footer = f"Admins change them with {prefix}settings <name> <value>, or {prefix}settings reset."
-    if stored.changed_by is not None and stored.changed_at is not None:
+    # Equivalent mutants: a change always writes both
+    if stored.changed_by is not None and stored.changed_at is not None:  # pragma: no mutate
         # Without the members intent the cache holds almost nobody: Discord shows a mention in
         # an embed as the member's name (and never pings from one).
-        who = asker.mention if stored.changed_by == asker.id else f"<@{stored.changed_by}>"
+        who = f"<@{stored.changed_by}>"
         member = guild.get_member(stored.changed_by)
         if member is not None:
             who = neutralise_mentions(member.display_name)
@@ -110,7 +112,7 @@ class ServerSettings(commands.Cog, name="Settings"):
         assert guild is not None  # in_a_server
         if name is None:
             current = self.bot.settings_for(guild)
-            await ctx.send(embed=settings_embed(guild, current, ctx.clean_prefix, ctx.author))
+            await ctx.send(embed=settings_embed(guild, current, ctx.clean_prefix))
             return
         if name.strip().lower() == RESET:
             if value is not None:
@@ -119,7 +121,7 @@ class ServerSettings(commands.Cog, name="Settings"):
                     "setting back to its default."
                 )
             await self._require_manager(ctx)
-            await self._save(ctx, guild, None, None)
+            await self._save(ctx, guild, None)
             await ctx.send("Done: every setting here is back to its default.")
             return
         setting = check_name(name)
@@ -131,7 +133,7 @@ class ServerSettings(commands.Cog, name="Settings"):
             )
             return
         await self._require_manager(ctx)
-        await self._save(ctx, guild, setting, value)
+        await self._save(ctx, guild, parse(setting, value))
         await ctx.send(confirmation(setting, self.bot.settings_for(guild)))
 
     @settings.autocomplete("name")
@@ -166,13 +168,11 @@ class ServerSettings(commands.Cog, name="Settings"):
         self,
         ctx: commands.Context[CatFactBot],
         guild: discord.Guild,
-        setting: str | None,
-        value: str | None,
+        changes: Mapping[str, str | int] | None,
     ) -> None:
-        """Check and save the change (a reset when ``setting`` is None); the error handler
-        answers a refused one (:class:`~bot.guild_settings.NotSavedError`)."""
+        """Save the checked ``changes`` (None: a reset); the error handler answers a refused
+        one (:class:`~bot.guild_settings.NotSavedError`)."""
         service = self.bot.guild_settings
-        changes = None if setting is None or value is None else parse(setting, value)
         # Checked: now the write, which may take longer than the 3 s a slash command is given.
         await ctx.defer()
         if ctx.interaction is not None:

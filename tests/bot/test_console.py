@@ -20,7 +20,8 @@ import pytest
 from aiohttp import web
 from discord.ext import commands
 
-from bot.console import PROMPT, read_lines, render, run_console
+from bot.console import MEMBER_NAME, PROMPT, read_lines, render, run_console
+from bot.database import parse_database_url
 from bot.settings import Settings
 from cogs.catfact import OFFLINE_FOOTER
 from fakes import FACTS, FakeMeowfacts, refused_url
@@ -210,6 +211,28 @@ class TestConsoleInProcess:
         assert lines[2].startswith("`x` isn't a number.")
         assert lines[3] == "4"
         assert len(lines) == 4
+
+    async def test_the_console_keeps_its_server_and_settings_between_runs(
+        self, settings: Settings, tmp_path: Path
+    ) -> None:
+        """The same server and member every run, and the member may manage the server."""
+        kept = dataclasses.replace(
+            settings, database=parse_database_url(f"sqlite:///{tmp_path}/c.db")
+        )
+        first = await run_in_process("!settings prefix ?\n", kept)
+        assert first == "Done: the prefix here is now `?`. Mentioning me works too.\n"
+        second = (await run_in_process("?settings\n!add 1 1\n", kept)).splitlines()
+        assert second[:4] == [
+            "[Settings for Console]",
+            "Prefix: `?` (mentioning me works too)",
+            "Language: English, the default",
+            "Cooldown: off, the default",
+        ]
+        assert second[4].startswith(f"Last changed: by {MEMBER_NAME} on ")  # the same member
+        # The last line; and !add, with the old prefix, is not the bot's any more.
+        assert second[5:] == [
+            "(Admins change them with ?settings <name> <value>, or ?settings reset.)"
+        ]
 
     async def test_owner_commands_are_refused(self, settings: Settings) -> None:
         assert (

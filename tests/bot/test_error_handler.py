@@ -152,3 +152,22 @@ def test_notices_whose_cooldown_ends_now_are_the_first_forgotten() -> None:
     assert len(notices) == 3
     assert notices.first("catfact", 4, now=10.0, retry_after=10.0)  # at the limit: prune
     assert len(notices) == 2  # users 1 and 2 ended at 10.0, exactly now: both forgotten
+
+
+@pytest.mark.parametrize(
+    ("missing", "named"),
+    [
+        (["manage_guild"], "Manage Server"),
+        (["ban_members", "kick_members"], "Ban Members and Kick Members"),
+    ],
+)
+async def test_a_missing_permission_is_named_as_discord_shows_it(
+    mocked_bot: CatFactBot, missing: list[str], named: str
+) -> None:
+    handler = mocked_bot.get_cog("ErrorHandler")
+    assert isinstance(handler, ErrorHandler)
+    ctx = slash_context(mocked_bot)
+    await handler.on_command_error(ctx, commands.MissingPermissions(missing))
+    ctx.send.assert_awaited_once_with(
+        f"You need the {named} permission to do that.", ephemeral=True
+    )

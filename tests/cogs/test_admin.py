@@ -439,3 +439,21 @@ def test_a_cogs_field_of_exactly_discord_s_limit_is_kept_whole() -> None:
     text = cogs_state(bot)
     assert len(text) == 1024
     assert not text.endswith("…")
+
+
+async def test_status_lists_each_other_language_asked_for_and_no_stale_error(
+    bot: CatFactBot, owner: discord.Member, meowfacts: FakeMeowfacts
+) -> None:
+    await bot.catfacts.refresh()
+    await bot.catfacts.get_fact(language="ger-de")
+    meowfacts.handler = meowfacts.body("down", status=503)
+    await bot.catfacts.get_fact(language="fra-fr")  # none yet: meowfacts is failing
+    bot.guild_settings.last_error = "OSError: an outage that is over"  # connected again
+    await dpytest.message("!status", member=owner)
+    fields = status_fields(dpytest.get_embed())
+    assert fields["Facts in memory"].split("\n") == [
+        f"{len(FACTS)} from meowfacts",
+        "ger-de: 94",
+        "fra-fr: none yet",
+    ]
+    assert "last error" not in fields["Database"]

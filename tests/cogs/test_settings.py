@@ -279,6 +279,7 @@ async def test_slash_settings_changes_a_setting(mocked_bot: CatFactBot) -> None:
     ctx = await slash_settings(mocked_bot, owner, name="language", value="Deutsch")
     ctx.send.assert_awaited_once_with("Done: cat facts here are now in German (Deutsch).")
     assert mocked_bot.settings_for(guild).language.code == "ger-de"
+    assert mocked_bot.settings_for(guild).stored.changed_at == ctx.interaction.created_at
 
 
 async def test_slash_settings_suggests_the_names_then_the_languages(

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import datetime
 import os
+import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -156,3 +158,45 @@ def test_python_m_bot_migrate_fails_in_one_line_when_the_database_is_down(
     [line] = done.stderr.splitlines()
     assert line.startswith("error: could not migrate postgresql+asyncpg://bot:***@127.0.0.1:")
     assert "hunter2" not in done.stderr
+
+
+async def create_a_table_then_fail(database: Database) -> None:
+    async with database.engine.begin() as connection:
+        await connection.execute(sa.text("CREATE TABLE scratch (n INTEGER)"))
+        raise RuntimeError("undo")
+
+
+async def test_sqlite_runs_in_wal_mode_with_transactions_that_hold_schema_changes(
+    tmp_path: Path,
+) -> None:
+    """Python's sqlite3 would run CREATE TABLE outside any transaction; here it is undone."""
+    database = Database(parse_database_url(f"sqlite:///{tmp_path}/x.db"))
+    try:
+        await database.migrate()
+        with pytest.raises(RuntimeError, match="undo"):
+            await create_a_table_then_fail(database)
+        async with database.engine.connect() as connection:
+            mode = (await connection.execute(sa.text("PRAGMA journal_mode"))).scalar_one()
+            tables = await connection.run_sync(lambda sync: sa.inspect(sync).get_table_names())
+    finally:
+        await database.close()
+    assert mode == "wal"
+    assert "scratch" not in tables
+
+
+async def test_only_migrations_take_sqlites_write_lock_at_once(tmp_path: Path) -> None:
+    """An ordinary transaction begins deferred: another process may still start writing."""
+    path = tmp_path / "x.db"
+    database = Database(parse_database_url(f"sqlite:///{path}"))
+    try:
+        await database.migrate()
+        async with database.engine.begin() as connection:
+            await connection.execute(sa.select(schema.guild_settings))
+            other = sqlite3.connect(path, timeout=0, isolation_level=None)
+            try:
+                other.execute("BEGIN IMMEDIATE")  # would fail at once if the bot held the lock
+                other.execute("ROLLBACK")
+            finally:
+                other.close()
+    finally:
+        await database.close()

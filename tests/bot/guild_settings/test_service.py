@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -367,7 +368,10 @@ async def test_a_schema_newer_than_this_code_is_an_outage_not_a_crash(tmp_path: 
 
 
 async def test_a_change_the_database_does_not_answer_in_time_is_read_back_later(
-    proxy: TcpProxy, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+    proxy: TcpProxy,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A hung server: the change is refused when its budget is over (however slow the machine,
     a server that never answers is late), and once the server answers, the bot reads the row
@@ -383,21 +387,26 @@ async def test_a_change_the_database_does_not_answer_in_time_is_read_back_later(
             await service.change(1, {"prefix": "$"}, by=ADMIN, at=AT)
         assert service.prefix_for(1) == "?"  # what was known, meanwhile
         assert service.last_error == "TimeoutError: no answer in time"
+        # Meanwhile the row changes behind the bot's back (the late write, say).
+        writer = Database(parse_database_url(postgres_url))
+        try:
+            async with writer.engine.begin() as connection:
+                table = schema.guild_settings
+                await connection.execute(
+                    table.update().where(table.c.guild_id == 1).values(prefix="%")
+                )
+        finally:
+            await writer.close()
         await proxy.restore()
         await wait_until(lambda: len(ticks.asked) == 1)
         ticks.release()  # the reconnection: a plain query, then the row read back
         await wait_until(lambda: service.state == "connected")
         await service.wait_loaded()
-        reader = Database(parse_database_url(postgres_url))
-        try:
-            async with reader.engine.connect() as connection:
-                table = schema.guild_settings
-                query = sa.select(table.c.prefix).where(table.c.guild_id == 1)
-                in_database = (await connection.execute(query)).scalar_one()
-        finally:
-            await reader.close()
-        assert service.prefix_for(1) == in_database
+        assert service.prefix_for(1) == "%"
+        assert service.settings_for(1).prefix == "%"
         assert ticks.asked == [RETRY_FIRST]  # connected: no further try was needed
+        # The given-up write was cancelled and cleaned up without an error.
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 async def test_a_language_this_version_does_not_know_falls_back_to_the_default() -> None:
@@ -405,3 +414,58 @@ async def test_a_language_this_version_does_not_know_falls_back_to_the_default()
     service = GuildSettingsService(None, DEFAULTS)
     await service.change(1, {"language": "tlh-kl"}, by=ADMIN, at=AT)
     assert service.settings_for(1, "de").language.english == "German"
+
+
+async def test_an_outage_is_logged_once_a_failure_and_a_bug_with_its_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    service = GuildSettingsService(None, DEFAULTS, sleep=Ticks().sleep)
+    with caplog.at_level(logging.WARNING, logger="bot.guild_settings.service"):
+        service._failed(ConnectionRefusedError("refused " * 50))
+        service._failed(RuntimeError("a bug"))
+    first, second = caplog.records
+    assert first.getMessage().startswith(
+        "the settings database failed (ConnectionRefusedError: refused refused "
+    )
+    assert first.getMessage().endswith("); trying again in 1 s")
+    assert first.exc_info is None  # an outage's usual error: no traceback
+    assert second.getMessage() == (
+        "the settings database failed (RuntimeError: a bug); trying again in 2 s"
+    )
+    assert second.exc_info is not None  # not one an outage raises: where it came from
+    assert service.last_error == "RuntimeError: a bug"
+    service._failed(OSError("x" * 500))
+    assert service.last_error is not None
+    assert len(service.last_error) == 200
+    await service.aclose()
+
+
+async def test_without_a_database_a_change_keeps_the_others() -> None:
+    service = GuildSettingsService(None, DEFAULTS)
+    await service.change(1, {"prefix": "?"}, by=ADMIN, at=AT)
+    await service.change(1, {"cooldown": 9}, by=ADMIN + 1, at=AT)
+    assert service.settings_for(1).stored == Stored("?", None, 9, ADMIN + 1, AT)
+
+
+async def test_a_change_before_the_database_ever_answered_says_so(tmp_path: Path) -> None:
+    service = GuildSettingsService(
+        Database(parse_database_url("sqlite:////dev/null/x.db")), DEFAULTS, sleep=Ticks().sleep
+    )
+    async with closing(service):
+        await service.start()
+        with pytest.raises(NotSavedError, match=r"^the database has not answered since the bot"):
+            await service.change(1, {"prefix": "?"}, by=ADMIN, at=AT)
+
+
+async def test_a_row_from_the_first_schema_reads_without_a_time(database_url: str) -> None:
+    database = Database(parse_database_url(database_url))
+    await database.migrate()
+    async with database.engine.begin() as connection:
+        await connection.execute(schema.guild_settings.insert().values(guild_id=4, prefix="&"))
+    await database.close()
+    service = GuildSettingsService(Database(parse_database_url(database_url)), DEFAULTS)
+    async with closing(service):
+        await service.start()
+        service.prefetch([4])
+        await service.wait_loaded()
+        assert service.settings_for(4).stored == Stored(prefix="&")
