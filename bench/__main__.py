@@ -60,7 +60,7 @@ from bot.facts import Served
 from bot.facts.pool import Collection, Rotation
 from bot.settings import Settings
 from cogs.catfact import OFFLINE_FOOTER
-from fakes import FACTS, forget_message_log, on_send
+from fakes import FACTS, forget_message_log, on_send, restart_ids
 
 CHANNELS = ["general", "cats", "random"]
 MB = 1024 * 1024
@@ -122,6 +122,7 @@ def settings_for(upstream: SlowUpstream) -> Settings:
 async def start_bot(
     settings: Settings, catfacts: Any = None, channels: Sequence[str] = CHANNELS
 ) -> CatFactBot:
+    restart_ids()  # each bot's server gets an id of Discord's size, however many came before
     bot = CatFactBot(settings, intents=simulated_intents(), catfacts=catfacts)
     await start_simulated(bot, text_channels=list(channels), members=["alice"])
     return bot

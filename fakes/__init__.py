@@ -11,7 +11,13 @@ Import from here; the modules are how the fakes are grouped:
 """
 
 from fakes.clock import FakeClock
-from fakes.discord_api import call_slash, forget_message_log, interaction_context, on_send
+from fakes.discord_api import (
+    call_slash,
+    forget_message_log,
+    interaction_context,
+    on_send,
+    restart_ids,
+)
 from fakes.upstreams import (
     CHUNKED_OVERHEAD,
     FACTS,
@@ -45,4 +51,5 @@ __all__ = [
     "interaction_context",
     "on_send",
     "refused_url",
+    "restart_ids",
 ]

@@ -9,7 +9,7 @@ from unittest.mock import AsyncMock, MagicMock
 
 import discord
 from discord.ext import commands
-from discord.ext.test import backend
+from discord.ext.test import backend, factories
 
 
 def interaction_context(command: commands.Command[Any, ..., Any] | None = None) -> MagicMock:
@@ -60,3 +60,10 @@ def forget_message_log() -> None:
     assert state is not None, "dpytest is not configured"
     for messages in state.messages.values():
         messages.clear()
+
+
+def restart_ids() -> None:
+    """Start dpytest's id counter afresh. It fills 12 bits of every id it makes; past 4,096 ids in
+    one process it spills into the time stamp, and ids soon pass 2**63, which Discord's never do
+    (and a database's 64-bit integer refuses). The suite does this for every test."""
+    factories.generated_ids = 0

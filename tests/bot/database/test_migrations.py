@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from bot.database import Database, head_revision, parse_database_url, schema
+from bot.database import Database, core, head_revision, parse_database_url, schema
 from tests.project import REPO
 
 pytestmark = pytest.mark.real_time  # the database answers from another thread or process
@@ -200,3 +200,23 @@ async def test_only_migrations_take_sqlites_write_lock_at_once(tmp_path: Path) -
                 other.close()
     finally:
         await database.close()
+
+
+async def test_a_sqlite_file_in_folders_not_there_yet_is_created_with_them(tmp_path: Path) -> None:
+    path = tmp_path / "not" / "yet" / "catfact.db"
+    database = Database(parse_database_url(f"sqlite:///{path}"))
+    try:
+        assert await database.migrate() == head_revision()
+    finally:
+        await database.close()
+    assert path.is_file()
+
+
+def test_the_bots_engine_pools_a_few_connections_and_migrations_use_their_own() -> None:
+    url = parse_database_url("postgresql://bot@127.0.0.1:9/catfact")
+    bot_engine, migrations = core._create_engine(url), core._create_engine(url, migrating=True)
+    assert isinstance(bot_engine.pool, sa.AsyncAdaptedQueuePool)
+    assert bot_engine.pool.size() == core.POOL_SIZE == 2
+    assert bot_engine.pool._max_overflow == core.POOL_OVERFLOW == 1
+    assert bot_engine.pool._pre_ping
+    assert isinstance(migrations.pool, sa.NullPool)

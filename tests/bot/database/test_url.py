@@ -107,3 +107,43 @@ def test_a_refused_url_is_shown_without_its_password(url: str, shown: str) -> No
     with pytest.raises(ValueError, match=r"^DATABASE_URL must be") as caught:
         parse_database_url(url)
     assert str(caught.value).endswith(f", got {shown}")
+
+
+@pytest.mark.parametrize(("seconds", "taken"), [("1", 1.0), ("300", 300.0)])
+def test_connect_timeout_takes_one_second_to_five_minutes(seconds: str, taken: float) -> None:
+    database = parse_database_url(f"postgresql://bot@db/x?connect_timeout={seconds}")
+    assert database.connect_args == {"timeout": taken}
+
+
+def test_connect_timeout_past_five_minutes_is_refused() -> None:
+    with pytest.raises(ValueError, match="connect_timeout must be whole seconds from 1 to 300"):
+        parse_database_url("postgresql://bot@db/x?connect_timeout=301")
+
+
+def test_an_option_given_twice_counts_the_last_time() -> None:
+    database = parse_database_url("postgresql://bot@db/x?sslmode=disable&sslmode=require")
+    assert database.connect_args == {"ssl": "require"}
+
+
+def test_an_unknown_option_is_named_with_the_ones_the_bot_reads() -> None:
+    with pytest.raises(ValueError, match="option") as caught:
+        parse_database_url("postgresql://bot@db/x?options=-c%20x")
+    assert str(caught.value) == (
+        "DATABASE_URL: the option 'options' is not one the bot reads; it reads sslmode, "
+        "connect_timeout, application_name"
+    )
+
+
+def test_sqlite_without_a_file_says_how_to_write_one() -> None:
+    with pytest.raises(ValueError, match="SQLite") as caught:
+        parse_database_url("sqlite:///")
+    assert str(caught.value) == (
+        "DATABASE_URL names no SQLite file: write sqlite:///data/catfact.db (three slashes and "
+        "a relative path, or four for an absolute one)"
+    )
+
+
+def test_a_long_refused_url_is_cut_in_the_message() -> None:
+    with pytest.raises(ValueError, match="must be") as caught:
+        parse_database_url("mysql://" + "h" * 100)
+    assert str(caught.value).endswith(", got 'mysql://" + "h" * 52 + "'...")
