@@ -9,6 +9,7 @@ down. Cogs reach the client as ``bot.catfacts`` and the settings as ``bot.guild_
 from __future__ import annotations
 
 import asyncio
+import datetime
 import importlib
 import logging
 import pkgutil
@@ -22,9 +23,10 @@ from discord.ext import commands
 
 from bot import __version__
 from bot.activity import CommandLog, TimedContext
+from bot.daily import DailyService, DiscordPoster, ShardFilter
 from bot.database import Database
 from bot.error_handler import ErrorHandler
-from bot.facts import CatFactClient, client_for
+from bot.facts import CatFactClient, Language, client_for
 from bot.guild_settings import Defaults, GuildSettings, GuildSettingsService
 from bot.help import BotHelp
 from bot.settings import Settings
@@ -128,12 +130,30 @@ class CatFactBot(commands.Bot):
             Defaults(prefix=settings.command_prefix, cooldown=settings.catfact_cooldown),
         )
         """Every server's settings, from memory; see :mod:`bot.guild_settings`."""
+        plan = settings.shards
+        self.daily = DailyService(
+            self.database,
+            DiscordPoster(self),
+            # Not self.catfacts.collection: the client exists from setup_hook on.
+            lambda language: self.catfacts.collection(language),  # noqa: PLW0108
+            self._language_of,
+            shards=ShardFilter(plan.count, plan.ids),
+            grace=datetime.timedelta(hours=settings.daily_grace),
+        )
+        """The daily posts of the servers on this process's shards; see :mod:`bot.daily`."""
 
     def settings_for(self, guild: discord.Guild | None) -> GuildSettings:
         """The settings in force in ``guild`` (None: a DM), from memory."""
         if guild is None:
             return self.guild_settings.settings_for(None)
         return self.guild_settings.settings_for(guild.id, str(guild.preferred_locale))
+
+    async def _language_of(self, guild_id: int) -> Language:
+        """The language of a server's facts, its settings read first if they are not yet."""
+        await self.guild_settings.ensure(guild_id)
+        guild = self.get_guild(guild_id)
+        locale = str(guild.preferred_locale) if guild is not None else None
+        return self.guild_settings.settings_for(guild_id, locale).language
 
     @property
     def commands_answered(self) -> int:
@@ -165,6 +185,7 @@ class CatFactBot(commands.Bot):
             self._catfacts = client_for(self.settings, self._session)
             self._catfacts.start()  # the first fill, then hourly refreshes, in the background
         await self.guild_settings.start()  # migrations; retried in the background if it is down
+        self.daily.start(ready=self.wait_until_ready)  # posts once connected
         await self.add_cog(ErrorHandler(self))
         await self.add_cog(CommandLog(self))
         names = self._extensions if self._extensions is not None else discover_extensions()
@@ -202,11 +223,15 @@ class CatFactBot(commands.Bot):
         self.guild_settings.forget(guild.id)
 
     async def close(self) -> None:
-        """Shut discord.py down first (it may still use the session), then the client we built
+        """Stop the daily posts (those in flight may finish), shut discord.py down (it may still
+        use the session), then the client we built
         (stopping its background refreshes) and the session, which is closed even if stopping
         the client fails, then the settings and the database."""
         try:
-            await super().close()
+            try:
+                await self.daily.aclose()  # the posts in flight may finish first
+            finally:
+                await super().close()
         finally:
             try:
                 if self._session is not None and not self._session.closed:

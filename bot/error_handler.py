@@ -33,6 +33,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.daily import DailyError, InvalidSchedule
 from bot.guild_settings import InvalidSetting, NotSavedError
 from bot.operands import MAX_OPERAND_LENGTH, MAX_OPERANDS, OperandError, Problem
 from bot.text import echo
@@ -204,7 +205,7 @@ class ErrorHandler(commands.Cog):
             wanted = error.param.description
             missing = f"Please give me {wanted}." if wanted else f"`{error.param.name}` is missing."
             return f"{missing} {usage(ctx)}"
-        if isinstance(error, InvalidSetting):
+        if isinstance(error, InvalidSetting | InvalidSchedule | DailyError):
             return str(error)  # names the problem and what would do instead
         if isinstance(error, commands.UserInputError):
             return f"{error} {usage(ctx)}"
@@ -213,7 +214,7 @@ class ErrorHandler(commands.Cog):
         if isinstance(error, commands.CommandOnCooldown):
             return ON_COOLDOWN.format(command=command, seconds=math.ceil(error.retry_after))
         if isinstance(error, NotSavedError):
-            log.warning("a settings change in %s was not saved: %s", ctx.guild, error)
+            log.warning("a change in %s was not saved: %s", ctx.guild, error)
             return NOT_SAVED
         log.error("unexpected error in %s", command, exc_info=error)
         return UNEXPECTED

@@ -38,6 +38,10 @@ DEFAULT_CATFACT_PROVIDERS: tuple[tuple[str, str | None], ...] = tuple(
 DEFAULT_CATFACT_REFRESH = 3600.0
 CATFACT_REFRESH_RANGE = (60.0, 86400.0)
 DEFAULT_CATFACT_COOLDOWN = 3.0
+DEFAULT_DAILY_GRACE = 6.0
+DAILY_GRACE_RANGE = (0.0, 23.0)
+"""Hours a daily post may come late (the bot was down when it was due); below a day, so that
+a late post can never be the next day's too."""
 CATFACT_COOLDOWN_RANGE = (float(rules.COOLDOWN_RANGE[0]), float(rules.COOLDOWN_RANGE[1]))
 NO_PROVIDERS = "none"
 
@@ -96,6 +100,8 @@ class Settings:
     """Seconds between two fetches of each provider's whole collection."""
     catfact_cooldown: float = DEFAULT_CATFACT_COOLDOWN
     """Seconds a user waits between two ``!catfact``; 0 turns the cooldown off."""
+    daily_grace: float = DEFAULT_DAILY_GRACE
+    """Hours after its time a daily post missed while the bot was down is still made."""
     log_level: str | None = None
     shards: ShardPlan = field(default_factory=ShardPlan)
     """Which shards this process runs (``SHARD_COUNT``, ``SHARD_IDS``); unsharded by default."""
@@ -127,6 +133,7 @@ class Settings:
         check("catfact_providers", lambda: _check_providers(get("CATFACT_PROVIDERS")))
         check("catfact_refresh", lambda: _check_refresh(get("CATFACT_REFRESH")))
         check("catfact_cooldown", lambda: _check_cooldown(get("CATFACT_COOLDOWN")))
+        check("daily_grace", lambda: _check_grace(get("DAILY_GRACE")))
         check("log_level", lambda: _check_log_level(get("LOG_LEVEL")))
         check("shards", lambda: parse_shard_plan(get("SHARD_COUNT"), get("SHARD_IDS")))
         check("database", lambda: parse_database_url(get("DATABASE_URL")))
@@ -280,6 +287,21 @@ def _check_cooldown(raw: str | None) -> float:
 
 def _check_refresh(raw: str | None) -> float:
     return _check_seconds("CATFACT_REFRESH", raw, DEFAULT_CATFACT_REFRESH, CATFACT_REFRESH_RANGE)
+
+
+def _check_grace(raw: str | None) -> float:
+    if raw is None:
+        return DEFAULT_DAILY_GRACE
+    low, high = DAILY_GRACE_RANGE
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = math.nan
+    if not low <= hours <= high:  # also rejects NaN
+        raise ValueError(
+            f"DAILY_GRACE must be a number of hours from {low:g} to {high:g}, got {shown(raw)}"
+        )
+    return hours
 
 
 def _check_providers(raw: str | None) -> tuple[tuple[str, str | None], ...]:

@@ -178,6 +178,18 @@ class CatFactClient:
         A language no configured provider has facts in gets English ones. Never raises for I/O:
         without facts after the budget, the offline collection (in English) answers.
         """
+        pool, served = await self._rotation(language)
+        self.stats.served[served] += 1
+        return pool.deal(channel)
+
+    async def collection(self, language: str = ENGLISH.code) -> Collection:
+        """Every fact :meth:`get_fact` would choose from in ``language`` now: for a caller that
+        keeps its own record of what it told (the daily posts keep theirs in the database)."""
+        pool, served = await self._rotation(language)
+        self.stats.served[served] += 1
+        return pool.collection
+
+    async def _rotation(self, language: str) -> tuple[Rotation, Served]:
         served = Served.POOL
         shelf = self._shelf(language)
         if shelf is None and language != ENGLISH.code:
@@ -189,8 +201,7 @@ class CatFactClient:
         if pool is None:
             served = Served.OFFLINE
             pool = self._offline
-        self.stats.served[served] += 1
-        return pool.deal(channel)
+        return pool, served
 
     def start(self) -> None:
         """Start the first fill of English now and its refreshes after it (the bot does this at
