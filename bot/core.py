@@ -14,7 +14,7 @@ import importlib
 import logging
 import pkgutil
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import aiohttp
@@ -23,7 +23,7 @@ from discord.ext import commands
 
 from bot import __version__
 from bot.activity import CommandLog, TimedContext
-from bot.daily import DailyService, DiscordPoster, ShardFilter
+from bot.daily import DailyService, DiscordPoster, ShardFilter, wall_clock
 from bot.database import Database
 from bot.error_handler import ErrorHandler
 from bot.facts import CatFactClient, Language, client_for
@@ -96,13 +96,17 @@ class CatFactBot(commands.Bot):
         catfacts: CatFactClient | None = None,
         extensions: Sequence[str] | None = None,
         intents: discord.Intents | None = None,
+        daily_clock: Callable[[], datetime.datetime] = wall_clock,
+        daily_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         **options: Any,
     ) -> None:
         """Build the bot; nothing is connected or created until :meth:`setup_hook`.
 
         ``catfacts`` replaces the client the bot would build (tests hand in a fake; the caller
         then owns it). ``extensions`` replaces discovery of the ``cogs`` package. ``intents``
-        replaces :func:`make_intents` (the simulated guild needs the member cache). Other
+        replaces :func:`make_intents` (the simulated guild needs the member cache).
+        ``daily_clock`` and ``daily_sleep`` are the daily posts' wall clock and sleep (tests
+        move the one and stand in for the other: see :class:`~bot.daily.DailyService`). Other
         ``options`` go to discord.py (:class:`ShardedCatFactBot` passes the shard settings).
         """
         super().__init__(
@@ -139,6 +143,8 @@ class CatFactBot(commands.Bot):
             self._language_of,
             shards=ShardFilter(plan.count, plan.ids),
             grace=datetime.timedelta(hours=settings.daily_grace),
+            clock=daily_clock,
+            sleep=daily_sleep,
         )
         """The daily posts of the servers on this process's shards; see :mod:`bot.daily`."""
 

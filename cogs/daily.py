@@ -72,6 +72,8 @@ class DailyFacts(commands.Cog, name="Daily facts"):
         name="daily",
         fallback="set",
         invoke_without_command=True,
+        # "#nowhere" must not fall through to "this channel" unnoticed.
+        ignore_extra=False,
         usage=USAGE,
         extras={"example": "09:00 Europe/Berlin #general"},
     )
@@ -94,7 +96,9 @@ class DailyFacts(commands.Cog, name="Daily facts"):
             await self._list(ctx)
             return
         if zone is not None and channel is None and _CHANNEL.fullmatch(zone):
-            channel = await commands.TextChannelConverter().convert(ctx, zone)
+            # A mention, or the channel's name as typed with its "#" (the converter wants none).
+            named = zone if zone.startswith("<#") else zone.removeprefix("#")
+            channel = await commands.TextChannelConverter().convert(ctx, named)
             zone = None
         prefix = ctx.clean_prefix
         schedule_time = parse_time(time, prefix=prefix)

@@ -7,6 +7,8 @@ Import from here; the modules are how the fakes are grouped:
 - :mod:`fakes.upstreams`: meowfacts (in English, German and any language a test adds) and
   catfact.ninja, scripted per test;
 - :mod:`fakes.discord_api`: slash invocations and a hook on every message payload sent;
+- :mod:`fakes.discord_rest`: Discord's REST API as a local server, for a real discord.py client
+  (its HTTP code, rate limiter and retries), with Discord's limits and nonce rule;
 - :mod:`fakes.clock`: a manual clock for code that runs outside an event loop.
 """
 
@@ -18,6 +20,7 @@ from fakes.discord_api import (
     on_send,
     restart_ids,
 )
+from fakes.discord_rest import ChannelState, CreatedMessage, FakeDiscordREST, pointing_discord_at
 from fakes.upstreams import (
     CHUNKED_OVERHEAD,
     FACTS,
@@ -41,8 +44,11 @@ __all__ = [
     "MEOWFACTS_ENGLISH_SIZE",
     "MEOWFACTS_GERMAN",
     "NINJA_FACTS",
+    "ChannelState",
+    "CreatedMessage",
     "FakeCatfactNinja",
     "FakeClock",
+    "FakeDiscordREST",
     "FakeMeowfacts",
     "FakeProvider",
     "Handler",
@@ -50,6 +56,7 @@ __all__ = [
     "forget_message_log",
     "interaction_context",
     "on_send",
+    "pointing_discord_at",
     "refused_url",
     "restart_ids",
 ]

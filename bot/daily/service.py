@@ -222,6 +222,7 @@ class DailyService:
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._passing = False
         self._unrecorded: list[Outcome] = []
 
     @property
@@ -316,9 +317,10 @@ class DailyService:
         task, self._task = self._task, None
         if task is None:
             return
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(budget):
-                await asyncio.shield(task)
+        if self._passing:  # posts in flight: their claims are best recorded
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(budget):
+                    await asyncio.shield(task)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
@@ -328,6 +330,7 @@ class DailyService:
         failures = 0
         while not self._stopping:
             self._wake.clear()
+            self._passing = True
             try:
                 wake = await self.run_due()
             except Exception as exc:
@@ -342,6 +345,8 @@ class DailyService:
                 if wake is not None:
                     until = (wake - self._clock()).total_seconds()
                     delay = min(max(until, 0.0), RESCAN)
+            finally:
+                self._passing = False
             if not self._stopping:
                 await self._wait(delay)
 

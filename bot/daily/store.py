@@ -76,7 +76,8 @@ class ShardFilter:
         """Discord's rule, ``(guild_id >> 22) % count``, in SQL (both engines have it)."""
         if self.count is None or self.ids is None or len(self.ids) == self.count:
             return sa.true()
-        shard = SUBSCRIPTIONS.c.guild_id.op(">>")(22) % self.count
+        # The shift's amount inline: PostgreSQL has ``bigint >> integer``, not ``>> bigint``.
+        shard = SUBSCRIPTIONS.c.guild_id.op(">>")(sa.literal_column("22")) % self.count
         return shard.in_(self.ids)
 
     def covers(self, guild_id: int) -> bool:

@@ -248,15 +248,15 @@ class TestConsoleInProcess:
             as_owner=True,
         )
         lines = out.splitlines()
-        commands = "/about, /add, /catfact, /ping, /settings, /sub"
+        commands = "/about, /add, /catfact, /daily, /ping, /settings, /sub"
         assert lines[:4] == [
-            f"Synced 6 slash commands globally: {commands}.",
-            f"Synced 6 slash commands to this server: {commands}.",
+            f"Synced 7 slash commands globally: {commands}.",
+            f"Synced 7 slash commands to this server: {commands}.",
             "Synced 0 slash commands to this server.",
             "Reloaded `cogs.arithmetic`.",
         ]
         assert lines[4] == "[Status of this process]"
-        assert "Cogs: loaded: admin, arithmetic, catfact, info, settings" in lines
+        assert "Cogs: loaded: admin, arithmetic, catfact, daily, info, settings" in lines
         assert lines[-1] == "2"
 
     async def test_ping_shows_the_reply_and_then_its_edit(self, settings: Settings) -> None:

@@ -58,6 +58,7 @@ def test_discovery_of_the_real_cogs_package() -> None:
         "cogs.admin",
         "cogs.arithmetic",
         "cogs.catfact",
+        "cogs.daily",
         "cogs.info",
         "cogs.settings",
     ]
@@ -166,6 +167,7 @@ async def test_slash_commands_are_not_synced_at_start_up(settings: Settings) -> 
             "about",
             "add",
             "catfact",
+            "daily",
             "settings",
             "ping",
             "sub",

@@ -76,6 +76,7 @@ async def test_owner_syncs_to_the_current_server(
         "about",
         "add",
         "catfact",
+        "daily",
         "ping",
         "settings",
         "sub",
@@ -227,7 +228,8 @@ async def test_reloading_something_not_loaded_lists_what_is(
         dpytest.verify()
         .message()
         .content(
-            "There is no loaded cog `dogfacts`. Loaded: admin, arithmetic, catfact, info, settings."
+            "There is no loaded cog `dogfacts`. "
+            "Loaded: admin, arithmetic, catfact, daily, info, settings."
         )
     )
 
@@ -304,7 +306,7 @@ async def test_status_gives_the_owner_what_about_leaves_out(
         "Facts served": "from memory 1, after waiting for the first fetch 0, offline 0",
         "Fetches": "1 requests, 0 failed, 1 collections",
         "Database": "none: settings are kept in memory only; 1 servers' settings in memory",
-        "Cogs": "loaded: admin, arithmetic, catfact, info, settings",
+        "Cogs": "loaded: admin, arithmetic, catfact, daily, info, settings",
     }
 
 

@@ -281,7 +281,6 @@ async def test_help_uses_the_prefix_the_bot_is_configured_with(settings: Setting
 
 async def test_slash_descriptions_name_no_prefix(bot: CatFactBot) -> None:
     # The first line of a hybrid command's help is also its description in Discord's slash menu.
-    for command in bot.tree.get_commands():
-        assert isinstance(command, discord.app_commands.Command)
+    for command in bot.tree.walk_commands():
         assert "!" not in command.description
         assert "{prefix}" not in command.description
