@@ -39,7 +39,8 @@ import multiprocessing
 import tempfile
 import time
 import tracemalloc
-from collections.abc import AsyncIterator, Iterator, Sequence
+import zoneinfo
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -227,7 +228,7 @@ class RateLimitWarnings(logging.Handler):
         self.count = 0
 
     def emit(self, record: logging.LogRecord) -> None:
-        if "rate limit" in record.getMessage().lower():
+        if "responded with 429. Retrying" in record.getMessage():
             self.count += 1
 
     @contextlib.contextmanager
@@ -333,7 +334,7 @@ def channel_ids(first: int, count: int) -> range:
 async def subscribe(database: Database, channels: range, due: datetime.datetime) -> None:
     """One subscription per channel, all due at ``due``: the rows ``DailyStore.put`` writes, in
     one statement."""
-    schedule = Schedule(due.time().replace(second=0, microsecond=0), due.tzinfo)  # type: ignore[arg-type]
+    schedule = Schedule(due.time().replace(second=0, microsecond=0), zoneinfo.ZoneInfo("UTC"))
     rows = [
         {
             "channel_id": channel_id,
@@ -366,9 +367,9 @@ async def recorded(watcher: Database, channels: range) -> int:
         return int((await connection.execute(query)).scalar_one())
 
 
-async def until_recorded(watcher: Database, channels: range, part: Part, timeout: float) -> None:
-    """Wait until every post of ``channels`` is recorded, or ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
+async def until_recorded(watcher: Database, channels: range, part: Part, seconds: float) -> None:
+    """Wait until every post of ``channels`` is recorded, or ``seconds`` have passed."""
+    deadline = time.monotonic() + seconds
     while True:
         part.recorded = await recorded(watcher, channels)
         if part.recorded >= len(channels):
@@ -395,7 +396,7 @@ async def logged_in(fake: RemoteFake) -> AsyncIterator[discord.Client]:
         await client.close()
 
 
-def judge(part: Part, report: FakeReport, channels: range, clock: ShiftedClock, due: float) -> None:
+def judge(part: Part, report: FakeReport, channels: range, due: float) -> None:
     """Fill ``part`` from what the fake saw; ``due`` is on the monotonic clock."""
     part.report = report
     mine = [(c, at) for c, at in report.messages if c in channels]
@@ -422,36 +423,51 @@ async def one_process(
     database = Database(parse_database_url(url))
     try:
         await subscribe(database, channels, due)
-        async with RemoteFake() as fake, logged_in(fake) as client:
-            process = psutil.Process()
-            gc.collect()
-            results.rss_before = process.memory_info().rss
-            clock = ShiftedClock.due_in(LEAD, due)
-            await fake.set_clock(clock)
-            service = DailyService(
-                database, DiscordPoster(client), english_facts, english, clock=clock.now
-            )
-            tracemalloc.start()
-            try:
-                start = _held()
-                with RateLimitWarnings().installed() as warnings, counting(database) as sent:
-                    service.start()
-                    try:
-                        await until_recorded(watcher, channels, part, timeout_for(posts))
-                    finally:
-                        await service.aclose()
-                gc.collect()
-                results.retained = _held() - start
-                results.traced_peak = tracemalloc.get_traced_memory()[1] - start
-            finally:
-                tracemalloc.stop()
-            results.rss_after = process.memory_info().rss
-            results.statements.update(s.lstrip().split(None, 1)[0].upper() for s in sent)
-            part.rate_limit_warnings = warnings.count
-            part.counters = [dataclasses.asdict(service.counters)]
-            judge(part, await fake.report(), channels, clock, clock.monotonic(due))
+        async with RemoteFake() as fake:
+            with pointing_discord_at(fake.url):
+                async with logged_in(fake) as client:
+                    clock = ShiftedClock.due_in(LEAD, due)
+                    await fake.set_clock(clock)
+                    service = DailyService(
+                        database, DiscordPoster(client), english_facts, english, clock=clock.now
+                    )
+                    await _measured(service, watcher, channels, results)
+            judge(part, await fake.report(), channels, clock.monotonic(due))
     finally:
         await database.close()
+
+
+async def _measured(
+    service: DailyService, watcher: Database, channels: range, results: DailyResults
+) -> None:
+    """Run ``service`` until every post of ``channels`` is recorded, measuring the memory and
+    the statements meanwhile."""
+    assert service.database is not None
+    part = results.single
+    process = psutil.Process()
+    gc.collect()
+    results.rss_before = process.memory_info().rss
+    tracemalloc.start()
+    try:
+        base, start = tracemalloc.get_traced_memory()[0], _held()
+        with (
+            RateLimitWarnings().installed() as warnings,
+            counting(service.database) as sent,
+        ):
+            service.start()
+            try:
+                await until_recorded(watcher, channels, part, timeout_for(len(channels)))
+            finally:
+                await service.aclose()
+        results.traced_peak = tracemalloc.get_traced_memory()[1] - base
+        gc.collect()
+        results.retained = _held() - start
+    finally:
+        tracemalloc.stop()
+    results.rss_after = process.memory_info().rss
+    results.statements.update(s.lstrip().split(None, 1)[0].upper() for s in sent)
+    part.rate_limit_warnings = warnings.count
+    part.counters = [dataclasses.asdict(service.counters)]
 
 
 def _held() -> int:
@@ -472,27 +488,31 @@ async def two_processes(
     databases = [Database(parse_database_url(url)) for _ in range(2)]
     try:
         await subscribe(databases[0], channels, due)
-        async with contextlib.AsyncExitStack() as stack:
-            fake = await stack.enter_async_context(RemoteFake())
-            clients = [await stack.enter_async_context(logged_in(fake)) for _ in databases]
-            clock = ShiftedClock.due_in(LEAD, due)
-            await fake.set_clock(clock)
-            services = [
-                DailyService(
-                    database, DiscordPoster(client), english_facts, english, clock=clock.now
-                )
-                for database, client in zip(databases, clients, strict=True)
-            ]
-            with RateLimitWarnings().installed() as warnings:
-                for service in services:
-                    service.start()
-                try:
-                    await until_recorded(watcher, channels, part, timeout_for(posts))
-                finally:
-                    await asyncio.gather(*(service.aclose() for service in services))
+        async with RemoteFake() as fake:
+            with pointing_discord_at(fake.url):
+                async with logged_in(fake) as one, logged_in(fake) as other:
+                    clock = ShiftedClock.due_in(LEAD, due)
+                    await fake.set_clock(clock)
+                    services = [
+                        DailyService(
+                            database,
+                            DiscordPoster(client),
+                            english_facts,
+                            english,
+                            clock=clock.now,
+                        )
+                        for database, client in zip(databases, (one, other), strict=True)
+                    ]
+                    with RateLimitWarnings().installed() as warnings:
+                        for service in services:
+                            service.start()
+                        try:
+                            await until_recorded(watcher, channels, part, timeout_for(posts))
+                        finally:
+                            await asyncio.gather(*(service.aclose() for service in services))
             part.rate_limit_warnings = warnings.count
             part.counters = [dataclasses.asdict(service.counters) for service in services]
-            judge(part, await fake.report(), channels, clock, clock.monotonic(due))
+            judge(part, await fake.report(), channels, clock.monotonic(due))
     finally:
         for database in databases:
             await database.close()
@@ -510,24 +530,119 @@ async def daily_posts(posts: int, url: str | None = None) -> DailyResults:
             results.dialect = setup.dialect
         finally:
             await setup.close()
-        # The next whole minute of the real clock: any minute would do, the clock is shifted.
+        # The next whole minute of the real clock: any minute would do, as the clock is shifted.
         now = datetime.datetime.now(datetime.UTC)
         due = now.replace(second=0, microsecond=0) + datetime.timedelta(minutes=1)
         results.due = due
         watcher = Database(parse_database_url(url))
         try:
-            with pointing_discord_at("http://127.0.0.1"):  # replaced below, by each part's fake
-                pass
-            await _parts(url, due, posts, results, watcher)
+            await one_process(url, due, posts, results, watcher)
+            later = due + datetime.timedelta(minutes=1)  # fresh channels, at another minute
+            overlap = min(posts, OVERLAP_POSTS)
+            results.overlap = await two_processes(url, later, overlap, posts, watcher)
         finally:
             await watcher.close()
     return results
 
 
-async def _parts(
-    url: str, due: datetime.datetime, posts: int, results: DailyResults, watcher: Database
-) -> None:
-    await with_fake_url(one_process(url, due, posts, results, watcher))
-    overlap = min(posts, OVERLAP_POSTS)
-    later = due + datetime.timedelta(minutes=1)
-    results.overlap = await with_fake_url(two_processes(url, later, overlap, posts, watcher))
+# The report ------------------------------------------------------------------------------------
+
+
+def daily_report(results: DailyResults) -> list[tuple[str, bool]]:
+    """The scenario's table and its lines; its targets (each post made exactly once, none
+    before its time, in both parts)."""
+    single, overlap = results.single, results.overlap
+    parts = [single] if overlap is None else [single, overlap]
+    due = f"{results.due:%H:%M} UTC" if results.due is not None else "?"
+    engine = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}.get(results.dialect, results.dialect)
+    print(
+        f"\ndaily posts: {single.subscriptions:,} subscriptions due at {due}, on {engine}; "
+        f"the scheduler paces itself at {RATE:g} posts/s, Discord allows {DISCORD_RATE} "
+        "requests/s for the whole bot"
+    )
+
+    def row(label: str, cell: Any) -> None:
+        print(f"{label:<40}" + "".join(f"{cell(part):>16}" for part in parts))
+
+    def reported(value: Any) -> Any:
+        return lambda part: "?" if part.report is None else value(part.report)
+
+    row("", lambda part: part.name)
+    row("subscriptions", lambda part: f"{part.subscriptions:,}")
+    row("messages made", lambda part: f"{part.messages:,}")
+    row("channels with exactly one message", lambda part: f"{part.once:,}")
+    row("  with more / none / not subscribed", lambda p: f"{p.twice} / {p.missing} / {p.stray}")
+    row("posts recorded as made", lambda part: f"{part.recorded:,}")
+    row("first post after due (s)", lambda part: f"{part.first_after_due:+.3f}")
+    row("last post after due (s)", lambda part: f"{part.last_after_due:.2f}")
+    row(f"floor at {DISCORD_RATE}/s (s)", lambda part: f"{part.floor:.2f}")
+    row("ratio to the floor", lambda part: f"{part.ratio:.3f}")
+    row(
+        "busiest second: requests / admitted",
+        reported(lambda r: _pair(r.peak_requests, r.peak_admitted)),
+    )
+    row(
+        "429s answered: global / per channel",
+        reported(lambda r: _pair(r.global_429s, r.route_429s)),
+    )
+    row("429s discord.py waited on and retried", lambda part: f"{part.rate_limit_warnings}")
+    row("sends answered by the nonce rule", reported(lambda r: f"{r.nonce_duplicates}"))
+    row("requests in all", reported(lambda r: f"{r.requests:,}"))
+    row("posts made by each process", lambda part: " + ".join(f"{n:,}" for n in part.sent()))
+    row(
+        "claims lost to the other",
+        lambda p: " + ".join(f"{c['lost_claims']:,}" for c in p.counters),
+    )
+    row(
+        "posts that failed and wait for a retry",
+        lambda p: f"{sum(c['retried'] for c in p.counters)}",
+    )
+
+    posts = max(single.subscriptions, 1)
+    statements = sum(results.statements.values())
+    kinds = ", ".join(f"{kind} {n / posts:.3f}" for kind, n in results.statements.most_common())
+    growth = (results.rss_after - results.rss_before) / MB
+    print(
+        f"memory (one process): tracemalloc peak {results.traced_peak / MB:+.1f} MB over the "
+        f"run, {results.retained / 1024:+.0f} KiB still held after it "
+        f"({results.retained / posts:.0f} bytes per post); RSS {results.rss_before / MB:.1f} MB "
+        f"-> {results.rss_after / MB:.1f} MB ({growth:+.1f} MB)"
+    )
+    print(
+        f"database (one process): {statements:,} statements, {statements / posts:.3f} per post "
+        f"({kinds})"
+    )
+    counters = (
+        ", ".join(f"{name} {value}" for name, value in single.counters[0].items())
+        if single.counters
+        else "?"
+    )
+    print(f"scheduler counters (one process): {counters}")
+    for part in parts:
+        print(
+            f"checks, {part.name}: exactly once: {_yes(part.exactly_once)}, "
+            f"none early: {_yes(part.none_early)}"
+        )
+    targets = []
+    for part in parts:
+        targets += [
+            (
+                f"daily posts, {part.name}: {part.subscriptions:,} due at once, each made "
+                f"exactly once  ({part.once:,} once, {part.twice} twice, {part.missing} missing)",
+                part.exactly_once,
+            ),
+            (
+                f"daily posts, {part.name}: none before its time  "
+                f"(first {part.first_after_due:+.3f} s after due)",
+                part.none_early,
+            ),
+        ]
+    return targets
+
+
+def _pair(a: int, b: int) -> str:
+    return f"{a} / {b}"
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "NO"

@@ -80,6 +80,7 @@ def status_embed(bot: CatFactBot) -> discord.Embed:
         inline=False,
     )
     embed.add_field(name="Database", value=database_state(bot), inline=False)
+    embed.add_field(name="Daily posts", value=bot.daily.describe(), inline=False)
     embed.add_field(name="Cogs", value=cogs_state(bot), inline=False)
     return embed
 

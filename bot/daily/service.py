@@ -284,6 +284,20 @@ class DailyService:
                 "Please try again in a minute."
             ) from exc
 
+    def describe(self) -> str:
+        """How the scheduler is doing, for the owner's ``!status``."""
+        if self.store is None:
+            return "off: they need a database"
+        c = self.counters
+        text = (
+            f"since start: {c.sent} made, {c.found} found made before a restart, "
+            f"{c.refused} refused, {c.retried} to retry, {c.skipped} skipped as too late, "
+            f"{c.lost_claims} left to another process"
+        )
+        if self.last_error is not None:
+            text += f"\nthe database failed: {self.last_error}"
+        return text
+
     def next_post(self, subscription: Subscription) -> datetime.datetime | None:
         """When the subscription's next post is due, as far as this process knows; None when it
         is paused."""

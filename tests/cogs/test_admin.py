@@ -297,6 +297,7 @@ async def test_status_gives_the_owner_what_about_leaves_out(
         ("Facts served", False),
         ("Fetches", False),
         ("Database", False),
+        ("Daily posts", False),
         ("Cogs", False),
     ]
     assert status_fields(embed) == {
@@ -306,6 +307,7 @@ async def test_status_gives_the_owner_what_about_leaves_out(
         "Facts served": "from memory 1, after waiting for the first fetch 0, offline 0",
         "Fetches": "1 requests, 0 failed, 1 collections",
         "Database": "none: settings are kept in memory only; 1 servers' settings in memory",
+        "Daily posts": "off: they need a database",
         "Cogs": "loaded: admin, arithmetic, catfact, daily, info, settings",
     }
 

@@ -120,6 +120,10 @@ async def test_a_post_is_made_at_its_time_once_and_not_before(
     assert len(discord.made) == 1
     assert await posts_table(service) == [(CHANNEL, DUE.date(), "sent")]
     assert service.counters.sent == 1
+    assert service.describe() == (
+        "since start: 1 made, 0 found made before a restart, 0 refused, 0 to retry, "
+        "0 skipped as too late, 0 left to another process"
+    )
 
 
 async def test_a_restart_reloads_the_schedule_and_does_not_post_again(
@@ -346,7 +350,8 @@ async def test_the_loop_backs_off_while_the_database_is_down_and_posts_once_it_i
         await proxy.cut()
         service.start()
         await restored.wait()
-        assert "Connect" in str(service.last_error)  # what !status shows meanwhile
+        assert "Connect" in str(service.last_error)
+        assert "\nthe database failed: " in service.describe()  # what !status shows meanwhile
         # The loop's turns; no time passes.
         while not discord.made or service.last_error is not None:  # noqa: ASYNC110
             await asyncio.sleep(0)
@@ -709,3 +714,27 @@ async def _facts(code: str) -> Collection:
 
 async def _lang(guild: int) -> Language:
     raise AssertionError("no language is needed here")
+
+
+async def test_stopping_lets_the_posts_in_flight_finish_and_records_them(
+    processes: Processes, clock: WallClock, discord: FakeDiscord
+) -> None:
+    service = await processes.open()
+    await subscribe(service)
+    held, go = asyncio.Event(), asyncio.Event()
+
+    async def hold(post: DailyPost) -> None:
+        held.set()
+        await go.wait()
+
+    discord.before_create = hold
+    clock.set(DUE)
+    service.start()
+    await held.wait()
+    stopping = asyncio.create_task(service.aclose())
+    await asyncio.sleep(0)
+    assert not stopping.done()  # waiting for the post in flight
+    go.set()
+    await stopping
+    assert len(discord.made) == 1
+    assert await posts_table(service) == [(CHANNEL, DUE.date(), "sent")]
