@@ -7,19 +7,21 @@ memory and the database statements per post.
 
 It runs the real :class:`~bot.daily.DailyService` (its default pacer, real sleeps, real time)
 with a real :class:`discord.Client` logged in to :class:`~fakes.FakeDiscordREST`, on a real
-database (a SQLite file of its own, or ``--daily-database URL``):
+database (a SQLite file of its own, or ``--daily-database URL``). Each part has channels of its
+own (25 per server), all due at one minute in UTC; the scheduler's wall clock runs at the speed of
+real time, set so that the minute comes 2 s after the part starts, and the fake Discord reads the
+same clock. In each part: every channel's messages, the earliest post against the due time, the
+time to the last post against the floor of ``posts / 50`` s, the busiest second and the 429s the
+fake answered.
 
-1. one process: ``N`` subscriptions in channels of their own (25 per server), all due at the
-   same minute in UTC. The scheduler's wall clock runs at the speed of real time, set so that the
-   minute comes 2 s after the start; the fake Discord reads the same clock. Measured: every
-   channel's messages, the earliest post against the due time, the time to the last post against
-   the floor of ``N / 50`` s, the busiest second, the 429s the fake answered, the memory
-   (tracemalloc, RSS) and the statements sent to the database;
-2. two processes at once, as during a deploy on Heroku (the old dyno and the new one): two
+1. One process, ``N`` subscriptions: the time, the RSS, the statements sent to the database.
+2. The same with ``min(N, 2000)``, under tracemalloc: the memory at its peak and after. Apart
+   from the first, as tracemalloc slows the scheduler's loop down several times, and the time
+   with it.
+3. Two processes at once, as during a deploy on Heroku (the old dyno and the new one): two
    services, each with its own engine on the same database and its own client, against one fake
-   Discord, so both share the bot's 50 requests a second; ``min(N, 2000)`` fresh subscriptions,
-   due at another minute. Measured: the posts made twice (there must be none), the 429s, the time
-   against its floor, and how the posts split between the two.
+   Discord, so both share the bot's 50 requests a second; ``min(N, 2000)`` subscriptions. The
+   posts made twice (there must be none), the 429s, and how the posts split between the two.
 
 The fake Discord runs in a process of its own, as Discord is elsewhere: the memory readings and
 the event loop are then the bot's alone, without the fake's record of every message it created.
@@ -34,13 +36,14 @@ import contextlib
 import dataclasses
 import datetime
 import gc
+import itertools
 import logging
 import multiprocessing
 import tempfile
 import time
 import tracemalloc
 import zoneinfo
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -60,8 +63,8 @@ from bot.facts.pool import Collection
 from fakes import FACTS, FakeDiscordREST, pointing_discord_at
 
 DAILY_POSTS = 10_000
-OVERLAP_POSTS = 2_000
-"""Subscriptions of the two-process part, at most."""
+SMALLER_PARTS = 2_000
+"""Subscriptions of the traced part and of the two-process part, at most."""
 DISCORD_RATE = 50
 """Discord's global limit, requests a second for the whole bot: the floor is posts / this."""
 LEAD = 2.0
@@ -73,11 +76,14 @@ FIRST_GUILD = 1_150_000_000_000_000_000
 CHANGED_BY = 1_300_000_000_000_000_003
 SET_BEFORE = datetime.timedelta(hours=3)
 """How long before its minute each subscription was set."""
+PAUSE = 3 / RATE
+"""A gap between two posts longer than three of the pacer's intervals: the sending paused."""
 POLL = 1.0
 """Seconds between two looks at the database for the posts recorded."""
 STARTUP_TIMEOUT = 60.0
 """Seconds the fake Discord's process may take to start, and to answer."""
 MB = 1024 * 1024
+HERE = Path(__file__).resolve().parent
 
 
 class ShiftedClock:
@@ -250,7 +256,6 @@ class Part:
 
     name: str
     subscriptions: int = 0
-    processes: int = 1
     finished: bool = False
     """Every post was recorded in the database before the timeout."""
     recorded: int = 0
@@ -264,12 +269,15 @@ class Part:
     """Messages in channels without a subscription of this part."""
     first_after_due: float = 0.0
     last_after_due: float = 0.0
-    seconds: float = 0.0
-    """From the due time to the last post."""
+    """From the due time to the last post: the part's time."""
     report: FakeReport | None = None
     rate_limit_warnings: int = 0
     counters: list[dict[str, int]] = field(default_factory=list)
     """Each process's :class:`~bot.daily.service.Counters`."""
+    rss_peak: int = 0
+    """The highest RSS seen, once a second."""
+    paused: float = 0.0
+    """Seconds without a post, in the gaps of more than :data:`PAUSE` between two posts."""
 
     @property
     def floor(self) -> float:
@@ -277,7 +285,12 @@ class Part:
 
     @property
     def ratio(self) -> float:
-        return self.seconds / self.floor if self.floor else 0.0
+        return self.last_after_due / self.floor if self.floor else 0.0
+
+    @property
+    def at_pacers_rate(self) -> float:
+        """The time the pacers would take on their own, each at :data:`RATE`."""
+        return self.subscriptions / (RATE * max(len(self.counters), 1))
 
     @property
     def exactly_once(self) -> bool:
@@ -292,28 +305,41 @@ class Part:
     def none_early(self) -> bool:
         return self.messages > 0 and self.first_after_due >= 0
 
-    def sent(self) -> list[int]:
-        return [c["sent"] for c in self.counters]
+    def total(self, counter: str) -> int:
+        return sum(c[counter] for c in self.counters)
+
+    def each(self, counter: str) -> str:
+        return " + ".join(f"{c[counter]:,}" for c in self.counters) or "?"
 
 
 @dataclass
 class DailyResults:
     dialect: str = ""
     due: datetime.datetime | None = None
-    single: Part = field(default_factory=lambda: Part("one process"))
-    overlap: Part | None = None
-    traced_peak: int = 0
-    """tracemalloc's peak during the one-process part, above its start."""
-    retained: int = 0
-    """Memory still held when every post was recorded, above the start (the benchmark's own
-    records left out)."""
+    timed: Part = field(default_factory=lambda: Part("one process"))
+    traced: Part = field(default_factory=lambda: Part("traced"))
+    overlap: Part = field(default_factory=lambda: Part("two at once"))
     rss_before: int = 0
     rss_after: int = 0
+    """The timed part's RSS, when it starts and when every post is recorded."""
+    buckets: int = 0
+    """discord.py's rate-limit buckets the timed part's client held at its end."""
+    traced_peak: int = 0
+    """tracemalloc's peak during the traced part, above its start."""
+    retained: collections.Counter[str] = field(default_factory=collections.Counter)
+    """Memory the traced part still held when every post was recorded, above its start, by
+    whose code allocated it (the benchmark's own records left out)."""
     statements: collections.Counter[str] = field(default_factory=collections.Counter)
-    """The one-process part's statements by their first word."""
+    """The timed part's statements by their first word."""
+
+    def parts(self) -> list[Part]:
+        return [part for part in (self.timed, self.traced, self.overlap) if part.subscriptions]
 
 
 # The scenario ----------------------------------------------------------------------------------
+
+
+FACTS_COLLECTION = Collection.of(FACTS, "meowfacts")
 
 
 async def english_facts(language: str) -> Collection:
@@ -324,11 +350,12 @@ async def english(guild_id: int) -> Language:
     return ENGLISH
 
 
-FACTS_COLLECTION = Collection.of(FACTS, "meowfacts")
-
-
 def channel_ids(first: int, count: int) -> range:
     return range(FIRST_CHANNEL + first, FIRST_CHANNEL + first + count)
+
+
+def rss() -> int:
+    return int(psutil.Process().memory_info().rss)
 
 
 async def subscribe(database: Database, channels: range, due: datetime.datetime) -> None:
@@ -367,10 +394,12 @@ async def recorded(watcher: Database, channels: range) -> int:
         return int((await connection.execute(query)).scalar_one())
 
 
-async def until_recorded(watcher: Database, channels: range, part: Part, seconds: float) -> None:
-    """Wait until every post of ``channels`` is recorded, or ``seconds`` have passed."""
-    deadline = time.monotonic() + seconds
+async def until_recorded(watcher: Database, channels: range, part: Part) -> None:
+    """Wait until every post of ``channels`` is recorded, or a generous time (twice the pacer's,
+    and two minutes more) has passed; note the RSS meanwhile."""
+    deadline = time.monotonic() + LEAD + 2 * len(channels) / RATE + 120
     while True:
+        part.rss_peak = max(part.rss_peak, rss())
         part.recorded = await recorded(watcher, channels)
         if part.recorded >= len(channels):
             part.finished = True
@@ -378,11 +407,6 @@ async def until_recorded(watcher: Database, channels: range, part: Part, seconds
         if time.monotonic() >= deadline:
             return
         await asyncio.sleep(POLL)
-
-
-def timeout_for(posts: int) -> float:
-    """Generous: twice the pacer's time, and two minutes more."""
-    return LEAD + 2 * posts / RATE + 120
 
 
 @contextlib.asynccontextmanager
@@ -396,6 +420,60 @@ async def logged_in(fake: RemoteFake) -> AsyncIterator[discord.Client]:
         await client.close()
 
 
+@dataclass
+class Posting:
+    """A part's world: the fake Discord, the clock, and each process's engine, client and
+    service (not started)."""
+
+    fake: RemoteFake
+    clock: ShiftedClock
+    due: datetime.datetime
+    channels: range
+    databases: list[Database]
+    clients: list[discord.Client]
+    services: list[DailyService]
+
+
+@contextlib.asynccontextmanager
+async def posting(
+    url: str, due: datetime.datetime, channels: range, processes: int
+) -> AsyncIterator[Posting]:
+    """``channels`` subscribed, due at ``due``; a fresh fake Discord, and ``processes`` services,
+    each with its own engine and client. The clock reaches ``due`` :data:`LEAD` seconds after
+    this is entered."""
+    async with contextlib.AsyncExitStack() as stack:
+        databases = [Database(parse_database_url(url)) for _ in range(processes)]
+        for database in databases:
+            stack.push_async_callback(database.close)
+        await subscribe(databases[0], channels, due)
+        fake = await stack.enter_async_context(RemoteFake())
+        stack.enter_context(pointing_discord_at(fake.url))
+        clients = [await stack.enter_async_context(logged_in(fake)) for _ in databases]
+        clock = ShiftedClock.due_in(LEAD, due)
+        await fake.set_clock(clock)
+        services = [
+            DailyService(database, DiscordPoster(client), english_facts, english, clock=clock.now)
+            for database, client in zip(databases, clients, strict=True)
+        ]
+        yield Posting(fake, clock, due, channels, databases, clients, services)
+
+
+async def run_part(world: Posting, part: Part, watcher: Database) -> None:
+    """Start the services, wait until every post is recorded, stop them; judge what the fake
+    Discord saw."""
+    part.subscriptions = len(world.channels)
+    with RateLimitWarnings().installed() as warnings:
+        for service in world.services:
+            service.start()
+        try:
+            await until_recorded(watcher, world.channels, part)
+        finally:
+            await asyncio.gather(*(service.aclose() for service in world.services))
+    part.rate_limit_warnings = warnings.count
+    part.counters = [dataclasses.asdict(service.counters) for service in world.services]
+    judge(part, await world.fake.report(), world.channels, world.clock.monotonic(world.due))
+
+
 def judge(part: Part, report: FakeReport, channels: range, due: float) -> None:
     """Fill ``part`` from what the fake saw; ``due`` is on the monotonic clock."""
     part.report = report
@@ -407,176 +485,165 @@ def judge(part: Part, report: FakeReport, channels: range, due: float) -> None:
     part.missing = len(channels) - len(per_channel)
     part.stray = len(report.messages) - len(mine)
     if mine:
-        times = [at for _, at in mine]
-        part.first_after_due = min(times) - due
-        part.last_after_due = max(times) - due
-        part.seconds = part.last_after_due
+        times = sorted(at for _, at in mine)
+        part.first_after_due = times[0] - due
+        part.last_after_due = times[-1] - due
+        gaps = (later - earlier for earlier, later in itertools.pairwise(times))
+        part.paused = sum(gap for gap in gaps if gap > PAUSE)
 
 
-async def one_process(
-    url: str, due: datetime.datetime, posts: int, results: DailyResults, watcher: Database
-) -> None:
-    """Part 1: ``posts`` subscriptions due at ``due``, one service."""
-    part = results.single
-    part.subscriptions = posts
-    channels = channel_ids(0, posts)
-    database = Database(parse_database_url(url))
-    try:
-        await subscribe(database, channels, due)
-        async with RemoteFake() as fake:
-            with pointing_discord_at(fake.url):
-                async with logged_in(fake) as client:
-                    clock = ShiftedClock.due_in(LEAD, due)
-                    await fake.set_clock(clock)
-                    service = DailyService(
-                        database, DiscordPoster(client), english_facts, english, clock=clock.now
-                    )
-                    await _measured(service, watcher, channels, results)
-            judge(part, await fake.report(), channels, clock.monotonic(due))
-    finally:
-        await database.close()
-
-
-async def _measured(
-    service: DailyService, watcher: Database, channels: range, results: DailyResults
-) -> None:
-    """Run ``service`` until every post of ``channels`` is recorded, measuring the memory and
-    the statements meanwhile."""
-    assert service.database is not None
-    part = results.single
-    process = psutil.Process()
+async def timed(world: Posting, results: DailyResults, watcher: Database) -> None:
+    """The one-process part: its time, the RSS, the statements; no tracemalloc (it would slow the
+    scheduler's loop down several times, and the time with it)."""
+    database, client = world.databases[0], world.clients[0]
     gc.collect()
-    results.rss_before = process.memory_info().rss
+    results.rss_before = rss()
+    with counting(database) as sent:
+        await run_part(world, results.timed, watcher)
+    results.rss_after = rss()
+    results.statements.update(s.lstrip().split(None, 1)[0].upper() for s in sent)
+    results.buckets = len(getattr(client.http, "_buckets", ()))
+
+
+async def traced(world: Posting, results: DailyResults, watcher: Database) -> None:
+    """The same on fewer posts, under tracemalloc: the memory it takes, at its peak and after."""
+    gc.collect()
     tracemalloc.start()
     try:
-        base, start = tracemalloc.get_traced_memory()[0], _held()
-        with (
-            RateLimitWarnings().installed() as warnings,
-            counting(service.database) as sent,
-        ):
-            service.start()
-            try:
-                await until_recorded(watcher, channels, part, timeout_for(len(channels)))
-            finally:
-                await service.aclose()
+        base, start = tracemalloc.get_traced_memory()[0], held()
+        await run_part(world, results.traced, watcher)
         results.traced_peak = tracemalloc.get_traced_memory()[1] - base
         gc.collect()
-        results.retained = _held() - start
+        results.retained = held()
+        results.retained.subtract(start)
     finally:
         tracemalloc.stop()
-    results.rss_after = process.memory_info().rss
-    results.statements.update(s.lstrip().split(None, 1)[0].upper() for s in sent)
-    part.rate_limit_warnings = warnings.count
-    part.counters = [dataclasses.asdict(service.counters)]
 
 
-def _held() -> int:
-    """Bytes tracemalloc sees held, less the benchmark's own records (the statements counted,
-    the results)."""
+def held() -> collections.Counter[str]:
+    """Bytes tracemalloc sees held, by whose code allocated them: a package, the bot, Python's
+    own library; the benchmark's own records left out."""
     snapshot = tracemalloc.take_snapshot().filter_traces(
-        [tracemalloc.Filter(inclusive=False, filename_pattern=f"{Path(__file__).parent}/*")]
+        [tracemalloc.Filter(inclusive=False, filename_pattern=f"{HERE}/*")]
     )
-    return sum(stat.size for stat in snapshot.statistics("filename"))
+    by_owner: collections.Counter[str] = collections.Counter()
+    for stat in snapshot.statistics("filename"):
+        by_owner[owner(stat.traceback[0].filename)] += stat.size
+    return by_owner
 
 
-async def two_processes(
-    url: str, due: datetime.datetime, posts: int, first: int, watcher: Database
-) -> Part:
-    """Part 2: two services at once over ``posts`` fresh subscriptions due at ``due``."""
-    part = Part("two at once", subscriptions=posts, processes=2)
-    channels = channel_ids(first, posts)
-    databases = [Database(parse_database_url(url)) for _ in range(2)]
-    try:
-        await subscribe(databases[0], channels, due)
-        async with RemoteFake() as fake:
-            with pointing_discord_at(fake.url):
-                async with logged_in(fake) as one, logged_in(fake) as other:
-                    clock = ShiftedClock.due_in(LEAD, due)
-                    await fake.set_clock(clock)
-                    services = [
-                        DailyService(
-                            database,
-                            DiscordPoster(client),
-                            english_facts,
-                            english,
-                            clock=clock.now,
-                        )
-                        for database, client in zip(databases, (one, other), strict=True)
-                    ]
-                    with RateLimitWarnings().installed() as warnings:
-                        for service in services:
-                            service.start()
-                        try:
-                            await until_recorded(watcher, channels, part, timeout_for(posts))
-                        finally:
-                            await asyncio.gather(*(service.aclose() for service in services))
-            part.rate_limit_warnings = warnings.count
-            part.counters = [dataclasses.asdict(service.counters) for service in services]
-            judge(part, await fake.report(), channels, clock.monotonic(due))
-    finally:
-        for database in databases:
-            await database.close()
-    return part
+def owner(filename: str) -> str:
+    """``discord``, ``sqlalchemy``...: the package a file belongs to; ``the bot`` for the
+    project's own code; ``Python`` for the rest (the standard library, the interpreter)."""
+    path = Path(filename)
+    if "site-packages" in path.parts:
+        after = path.parts[path.parts.index("site-packages") + 1 :]
+        return after[0].removesuffix(".py") if after else "Python"
+    if path.is_relative_to(HERE.parent):
+        return "the bot"
+    return "Python"
 
 
 async def daily_posts(posts: int, url: str | None = None) -> DailyResults:
-    """Both parts, on a fresh SQLite file (or the database at ``url``)."""
+    """The three parts, on a fresh SQLite file (or the database at ``url``), each on channels of
+    its own and at a minute of its own."""
     results = DailyResults()
+    smaller = min(posts, SMALLER_PARTS)
+    every = channel_ids(0, posts + 2 * smaller)
     with tempfile.TemporaryDirectory() as directory:
         url = url or f"sqlite:///{directory}/daily.db"
-        setup = Database(parse_database_url(url))
-        try:
-            await setup.migrate()
-            results.dialect = setup.dialect
-        finally:
-            await setup.close()
-        # The next whole minute of the real clock: any minute would do, as the clock is shifted.
-        now = datetime.datetime.now(datetime.UTC)
-        due = now.replace(second=0, microsecond=0) + datetime.timedelta(minutes=1)
-        results.due = due
         watcher = Database(parse_database_url(url))
         try:
-            await one_process(url, due, posts, results, watcher)
-            later = due + datetime.timedelta(minutes=1)  # fresh channels, at another minute
-            overlap = min(posts, OVERLAP_POSTS)
-            results.overlap = await two_processes(url, later, overlap, posts, watcher)
+            await watcher.migrate()
+            results.dialect = watcher.dialect
+            await _check_unused(watcher, every)
+            try:
+                await _parts(url, posts, smaller, results, watcher)
+            finally:
+                await _forget(watcher, every)
         finally:
             await watcher.close()
     return results
 
 
+async def _parts(
+    url: str, posts: int, smaller: int, results: DailyResults, watcher: Database
+) -> None:
+    # The next whole minute of the real clock: any minute would do, as the clock is shifted.
+    now = datetime.datetime.now(datetime.UTC)
+    due = now.replace(second=0, microsecond=0) + datetime.timedelta(minutes=1)
+    minute = datetime.timedelta(minutes=1)
+    results.due = due
+    async with posting(url, due, channel_ids(0, posts), 1) as world:
+        await timed(world, results, watcher)
+    async with posting(url, due + minute, channel_ids(posts, smaller), 1) as world:
+        await traced(world, results, watcher)
+    overlap = channel_ids(posts + smaller, smaller)
+    async with posting(url, due + 2 * minute, overlap, 2) as world:
+        await run_part(world, results.overlap, watcher)
+
+
+def _within(table: sa.Table, channels: range) -> sa.ColumnElement[bool]:
+    return sa.and_(table.c.channel_id >= channels.start, table.c.channel_id < channels.stop)
+
+
+async def _check_unused(database: Database, channels: range) -> None:
+    """Refuse a database that has rows of the benchmark's channels already (``--daily-database``
+    given a database in use, or one a benchmark that was killed left behind)."""
+    async with database.engine.connect() as connection:
+        for table in (schema.daily_subscriptions, schema.daily_posts):
+            query = sa.select(sa.func.count()).where(_within(table, channels))
+            if (await connection.execute(query)).scalar_one():
+                raise SystemExit(
+                    f"the database of the daily posts' benchmark has rows in {table.name} for "
+                    f"the channel ids it uses ({channels.start} to {channels.stop - 1}): give it "
+                    "an empty database"
+                )
+
+
+async def _forget(database: Database, channels: range) -> None:
+    """Delete the benchmark's rows: a database given with ``--daily-database`` is left as found."""
+    async with database.engine.begin() as connection:
+        for table in (schema.daily_posts, schema.daily_subscriptions):
+            await connection.execute(sa.delete(table).where(_within(table, channels)))
+
+
 # The report ------------------------------------------------------------------------------------
+
+
+Cell = Callable[[Part], str]
 
 
 def daily_report(results: DailyResults) -> list[tuple[str, bool]]:
     """The scenario's table and its lines; its targets (each post made exactly once, none
-    before its time, in both parts)."""
-    single, overlap = results.single, results.overlap
-    parts = [single] if overlap is None else [single, overlap]
+    before its time, in every part)."""
+    parts = results.parts()
     due = f"{results.due:%H:%M} UTC" if results.due is not None else "?"
     engine = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}.get(results.dialect, results.dialect)
     print(
-        f"\ndaily posts: {single.subscriptions:,} subscriptions due at {due}, on {engine}; "
-        f"the scheduler paces itself at {RATE:g} posts/s, Discord allows {DISCORD_RATE} "
-        "requests/s for the whole bot"
+        f"\ndaily posts on {engine}, due at {due} (and the next minutes): the scheduler paces "
+        f"itself at {RATE:g} posts/s; Discord allows {DISCORD_RATE} requests/s for the whole bot"
     )
 
-    def row(label: str, cell: Any) -> None:
+    def row(label: str, cell: Cell) -> None:
         print(f"{label:<40}" + "".join(f"{cell(part):>16}" for part in parts))
 
-    def reported(value: Any) -> Any:
-        return lambda part: "?" if part.report is None else value(part.report)
+    def reported(cell: Callable[[FakeReport], str]) -> Cell:
+        return lambda part: "?" if part.report is None else cell(part.report)
 
-    row("", lambda part: part.name)
-    row("subscriptions", lambda part: f"{part.subscriptions:,}")
-    row("messages made", lambda part: f"{part.messages:,}")
-    row("channels with exactly one message", lambda part: f"{part.once:,}")
+    row("", lambda p: p.name)
+    row("subscriptions due in the same minute", lambda p: f"{p.subscriptions:,}")
+    row("processes", lambda p: f"{len(p.counters)}")
+    row("messages made", lambda p: f"{p.messages:,}")
+    row("channels with exactly one message", lambda p: f"{p.once:,}")
     row("  with more / none / not subscribed", lambda p: f"{p.twice} / {p.missing} / {p.stray}")
-    row("posts recorded as made", lambda part: f"{part.recorded:,}")
-    row("first post after due (s)", lambda part: f"{part.first_after_due:+.3f}")
-    row("last post after due (s)", lambda part: f"{part.last_after_due:.2f}")
-    row(f"floor at {DISCORD_RATE}/s (s)", lambda part: f"{part.floor:.2f}")
-    row("ratio to the floor", lambda part: f"{part.ratio:.3f}")
+    row("posts recorded as made", lambda p: f"{p.recorded:,}")
+    row("first post after due (s)", lambda p: f"{p.first_after_due:+.3f}")
+    row("last post after due (s)", lambda p: f"{p.last_after_due:.2f}")
+    row(f"floor at {DISCORD_RATE}/s (s)", lambda p: f"{p.floor:.2f}")
+    row("ratio to the floor", lambda p: f"{p.ratio:.3f}")
+    row(f"  the pacers alone, {RATE:g}/s each (s)", lambda p: f"{p.at_pacers_rate:.2f}")
+    row(f"  gaps of over {PAUSE * 1000:.0f} ms between posts (s)", lambda p: f"{p.paused:.2f}")
     row(
         "busiest second: requests / admitted",
         reported(lambda r: _pair(r.peak_requests, r.peak_admitted)),
@@ -585,44 +652,51 @@ def daily_report(results: DailyResults) -> list[tuple[str, bool]]:
         "429s answered: global / per channel",
         reported(lambda r: _pair(r.global_429s, r.route_429s)),
     )
-    row("429s discord.py waited on and retried", lambda part: f"{part.rate_limit_warnings}")
+    row("429s discord.py waited out and retried", lambda p: f"{p.rate_limit_warnings}")
     row("sends answered by the nonce rule", reported(lambda r: f"{r.nonce_duplicates}"))
-    row("requests in all", reported(lambda r: f"{r.requests:,}"))
-    row("posts made by each process", lambda part: " + ".join(f"{n:,}" for n in part.sent()))
-    row(
-        "claims lost to the other",
-        lambda p: " + ".join(f"{c['lost_claims']:,}" for c in p.counters),
-    )
-    row(
-        "posts that failed and wait for a retry",
-        lambda p: f"{sum(c['retried'] for c in p.counters)}",
-    )
+    row("requests in all (logins included)", reported(lambda r: f"{r.requests:,}"))
+    row("posts made, by process", lambda p: p.each("sent"))
+    row("claims lost to the other process", lambda p: p.each("lost_claims"))
+    row("posts failed for now (to retry)", lambda p: f"{p.total('retried')}")
 
-    posts = max(single.subscriptions, 1)
-    statements = sum(results.statements.values())
-    kinds = ", ".join(f"{kind} {n / posts:.3f}" for kind, n in results.statements.most_common())
+    timed, traced = results.timed, results.traced
+    posts = max(timed.subscriptions, 1)
     growth = (results.rss_after - results.rss_before) / MB
     print(
-        f"memory (one process): tracemalloc peak {results.traced_peak / MB:+.1f} MB over the "
-        f"run, {results.retained / 1024:+.0f} KiB still held after it "
-        f"({results.retained / posts:.0f} bytes per post); RSS {results.rss_before / MB:.1f} MB "
-        f"-> {results.rss_after / MB:.1f} MB ({growth:+.1f} MB)"
+        f"memory, one process: RSS {results.rss_before / MB:.1f} MB -> "
+        f"{results.rss_after / MB:.1f} MB ({growth:+.1f} MB, peak {timed.rss_peak / MB:.1f} MB); "
+        f"discord.py held {results.buckets:,} rate-limit buckets at the end (one per channel, "
+        "for 5 minutes)"
     )
+    if traced.subscriptions:
+        retained = sum(results.retained.values())
+        owners = ", ".join(
+            f"{name} {size / traced.subscriptions:.0f}"
+            for name, size in results.retained.most_common(4)
+        )
+        print(
+            f"memory, traced part ({traced.subscriptions:,} posts, tracemalloc): peak "
+            f"{results.traced_peak / MB:+.1f} MB over its start, "
+            f"{retained / 1024:+.0f} KiB still held when all were recorded "
+            f"({retained / traced.subscriptions:.0f} bytes per post: {owners})"
+        )
+    statements = sum(results.statements.values())
+    kinds = ", ".join(f"{kind} {n / posts:.3f}" for kind, n in results.statements.most_common())
     print(
-        f"database (one process): {statements:,} statements, {statements / posts:.3f} per post "
+        f"database, one process: {statements:,} statements, {statements / posts:.3f} per post "
         f"({kinds})"
     )
-    counters = (
-        ", ".join(f"{name} {value}" for name, value in single.counters[0].items())
-        if single.counters
-        else "?"
-    )
-    print(f"scheduler counters (one process): {counters}")
-    for part in parts:
-        print(
-            f"checks, {part.name}: exactly once: {_yes(part.exactly_once)}, "
+    if timed.counters:
+        counters = ", ".join(f"{name} {value}" for name, value in timed.counters[0].items())
+        print(f"scheduler counters, one process: {counters}")
+    print(
+        "checks: "
+        + "; ".join(
+            f"{part.name}: exactly once: {_yes(part.exactly_once)}, "
             f"none early: {_yes(part.none_early)}"
+            for part in parts
         )
+    )
     targets = []
     for part in parts:
         targets += [

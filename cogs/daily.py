@@ -108,9 +108,11 @@ class DailyFacts(commands.Cog, name="Daily facts"):
         assert ctx.guild is not None  # guild_only
         missing = missing_permissions(target, ctx.guild.me)
         if missing:
+            names = " and ".join([", ".join(missing[:-1]), missing[-1]] if missing[1:] else missing)
+            plural = "s" if missing[1:] else ""
             raise DailyError(
-                f"I can't post in {target.mention}: I need the {', '.join(missing)} "
-                "permission there. Nothing was changed."
+                f"I can't post in {target.mention}: I need the {names} permission{plural} "
+                "there. Nothing was changed."
             )
         await ctx.defer()
         subscription = await self.bot.daily.subscribe(

@@ -46,12 +46,16 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Coroutine, Iterator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
 import asyncpg  # type: ignore[import-untyped, unused-ignore]
 import pytest
+import pytest_asyncio
+from sqlalchemy.engine import make_url
+
+from fakes.tcp_proxy import TcpProxy
 
 REQUIRE_VARIABLE = "CATFACT_REQUIRE_POSTGRES"
 """Set to 1 (CI does): no PostgreSQL stops the run instead of skipping its tests."""
@@ -504,3 +508,20 @@ def database_url(request: pytest.FixtureRequest) -> str:
         return f"sqlite+aiosqlite:///{tmp_path / 'catfact.db'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@pytest_asyncio.fixture
+async def proxy(postgres_url: str) -> AsyncIterator[TcpProxy]:
+    """A :class:`~fakes.tcp_proxy.TcpProxy` in front of the test's PostgreSQL server, to cut and
+    restore; connect to it with :func:`through`."""
+    port = make_url(postgres_url).port
+    assert port is not None
+    tcp = TcpProxy(port)
+    await tcp.start()
+    yield tcp
+    await tcp.close()
+
+
+def through(proxy: TcpProxy, postgres_url: str) -> str:
+    """``postgres_url``, reached through ``proxy``."""
+    return str(make_url(postgres_url).set(port=proxy.port))

@@ -480,15 +480,7 @@ class DailyService:
                 "last_error": str(exc)[:200],
                 "paused": paused,
             }
-            return Outcome(
-                subscription.channel_id,
-                subscription.changed_at,
-                now,
-                values,
-                day=claim.day,
-                post_state=FAILED,
-                error=str(exc)[:200],
-            )
+            return _settled(subscription, claim, now, values, FAILED, error=str(exc)[:200])
         except Exception as exc:
             self.counters.retried += 1
             waited = now - claim.first_claimed_at
@@ -520,14 +512,29 @@ def _made(
         "last_error": None,
         "told": told_column(told),
     }
+    return _settled(subscription, claim, now, values, SENT, message_id=message_id)
+
+
+def _settled(
+    subscription: Subscription,
+    claim: Claim,
+    now: datetime.datetime,
+    values: dict[str, Any],
+    state: str,
+    *,
+    message_id: int | None = None,
+    error: str | None = None,
+) -> Outcome:
+    """The outcome of a claimed post done with for its day: made, or refused."""
     return Outcome(
         subscription.channel_id,
         subscription.changed_at,
         now,
         values,
         day=claim.day,
-        post_state=SENT,
+        post_state=state,
         message_id=message_id,
+        error=error,
     )
 
 

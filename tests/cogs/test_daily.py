@@ -299,3 +299,19 @@ def test_a_paused_post_says_why_and_how_to_resume() -> None:
 
 def test_when_is_in_every_readers_own_time_zone() -> None:
     assert when(DUE) == f"<t:{int(DUE.timestamp())}:f> (<t:{int(DUE.timestamp())}:R>)"
+
+
+async def test_a_channel_the_bot_cant_post_in_is_refused_up_front(
+    stored_bot: CatFactBot, admin: discord.Member
+) -> None:
+    target = dpytest_backend.make_text_channel("quiet", dpytest.get_config().guilds[0])
+    denied = discord.PermissionOverwrite(send_messages=False, embed_links=False)
+    # On @everyone: dpytest applies no overwrite for a member (it types them as users).
+    dpytest_backend.update_text_channel(target, target.guild.default_role, denied)
+    with pytest.raises(DailyError):
+        await dpytest.message(f"!daily 09:00 {target.mention}", member=admin)
+    assert reply() == (
+        f"I can't post in {target.mention}: I need the Send Messages and Embed Links "
+        "permissions there. Nothing was changed."
+    )
+    assert await stored_bot.daily.listing(target.guild.id) == []

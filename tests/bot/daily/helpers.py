@@ -111,6 +111,15 @@ class FakeDiscord:
                 return made.message_id
         return None
 
+    def lose_next_answer(self) -> None:
+        """The next send makes its message, and its answer never comes back (a timeout)."""
+
+        async def lose(made: Made) -> None:
+            self.after_create = None
+            raise TimeoutError
+
+        self.after_create = lose
+
     def create(self, post: DailyPost) -> Made:
         """A message made by a process that then died (before it could record it)."""
         made = Made(next(self._ids), post, self.clock())

@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from bot.daily import (
     MAX_PER_SERVER,
@@ -48,6 +47,7 @@ from tests.bot.daily.helpers import (
     WallClock,
     processes_on,
 )
+from tests.postgres import through
 
 pytestmark = pytest.mark.real_time  # the database answers from another thread or process
 
@@ -198,8 +198,11 @@ async def die_holding_a_claim(service: DailyService, at: datetime.datetime) -> N
     assert not lost
 
 
-def todays_post() -> DailyPost:
-    return DailyPost(CHANNEL, GUILD, DUE.date(), ENGLISH_FACTS.facts[0], ENGLISH)
+async def die_after_posting(service: DailyService, clock: WallClock, discord: FakeDiscord) -> None:
+    """What a process killed after making today's post, before recording it, leaves behind."""
+    clock.set(DUE)
+    await die_holding_a_claim(service, DUE)
+    discord.create(DailyPost(CHANNEL, GUILD, DUE.date(), ENGLISH_FACTS.facts[0], ENGLISH))
 
 
 async def test_a_claim_left_by_a_killed_process_is_taken_over_once_stale(
@@ -223,9 +226,7 @@ async def test_a_post_made_by_a_process_killed_before_recording_it_is_found_not_
 ) -> None:
     service = await processes.open()
     await subscribe(service)
-    clock.set(DUE)
-    await die_holding_a_claim(service, DUE)
-    discord.create(todays_post())  # made, then killed before writing it down
+    await die_after_posting(service, clock, discord)  # made, then killed before writing it down
     discord.nonce_window = None  # long after the nonce expired: the look back must find it
     clock.set(DUE + 2 * CLAIM_TIMEOUT)
     assert await service.run_due() == DUE + DAY
@@ -240,9 +241,7 @@ async def test_when_the_history_cant_be_read_the_nonce_stops_a_second_post(
 ) -> None:
     service = await processes.open()
     await subscribe(service)
-    clock.set(DUE)
-    await die_holding_a_claim(service, DUE)
-    discord.create(todays_post())
+    await die_after_posting(service, clock, discord)
     discord.history_broken = True
     clock.set(DUE + CLAIM_TIMEOUT + datetime.timedelta(seconds=1))
     await service.run_due()
@@ -255,12 +254,7 @@ async def test_a_send_whose_answer_was_lost_is_found_when_tried_again(
 ) -> None:
     service = await processes.open()
     await subscribe(service)
-
-    async def lose_the_answer(made: object) -> None:
-        discord.after_create = None
-        raise TimeoutError  # made, but the answer never came
-
-    discord.after_create = lose_the_answer
+    discord.lose_next_answer()  # made, but the answer never came
     clock.set(DUE)
     assert await service.run_due() == DUE + RETRY_FIRST
     clock.set(DUE + RETRY_FIRST)
@@ -275,12 +269,7 @@ async def test_a_send_whose_answer_was_lost_is_sent_again_with_its_nonce_if_not_
 ) -> None:
     service = await processes.open()
     await subscribe(service)
-
-    async def lose_the_answer(made: object) -> None:
-        discord.after_create = None
-        raise TimeoutError
-
-    discord.after_create = lose_the_answer
+    discord.lose_next_answer()
     discord.history_broken = True
     clock.set(DUE)
     await service.run_due()
@@ -292,20 +281,10 @@ async def test_a_send_whose_answer_was_lost_is_sent_again_with_its_nonce_if_not_
 # --- The database going away and coming back -----------------------------------------------------
 
 
-@pytest_asyncio.fixture
-async def proxy(postgres_url: str) -> AsyncIterator[TcpProxy]:
-    port = make_url(postgres_url).port
-    assert port is not None
-    tcp = TcpProxy(port)
-    await tcp.start()
-    yield tcp
-    await tcp.close()
-
-
 async def test_a_post_made_while_the_database_went_away_is_recorded_when_it_is_back(
     postgres_url: str, proxy: TcpProxy, clock: WallClock, discord: FakeDiscord
 ) -> None:
-    behind = str(make_url(postgres_url).set(port=proxy.port))
+    behind = through(proxy, postgres_url)
     async for processes in processes_on(behind, clock, discord):
         service = await processes.open()
         await subscribe(service)
@@ -331,7 +310,7 @@ async def test_a_post_made_while_the_database_went_away_is_recorded_when_it_is_b
 async def test_the_loop_backs_off_while_the_database_is_down_and_posts_once_it_is_back(
     postgres_url: str, proxy: TcpProxy, clock: WallClock, discord: FakeDiscord
 ) -> None:
-    behind = str(make_url(postgres_url).set(port=proxy.port))
+    behind = through(proxy, postgres_url)
     slept: list[float] = []
     restored = asyncio.Event()
 
@@ -738,3 +717,30 @@ async def test_stopping_lets_the_posts_in_flight_finish_and_records_them(
     await stopping
     assert len(discord.made) == 1
     assert await posts_table(service) == [(CHANNEL, DUE.date(), "sent")]
+
+
+async def test_a_sleeping_scheduler_is_woken_by_a_change_and_sleeps_until_the_next_post(
+    processes: Processes, clock: WallClock, discord: FakeDiscord
+) -> None:
+    asked: list[float] = []
+
+    async def park(delay: float) -> None:
+        asked.append(delay)
+        await asyncio.Event().wait()  # until woken
+
+    service = await processes.open(sleep=park)
+    elsewhere = await processes.open()
+    service.start()
+    while not asked:  # noqa: ASYNC110  # the loop's turns; no time passes
+        await asyncio.sleep(0)
+    assert asked == [RESCAN]  # nothing to do: the longest sleep
+    await subscribe(elsewhere)  # set in another process: this one is not told
+    clock.set(DUE - datetime.timedelta(seconds=90))
+    service.changed()  # as the command does in its own process
+    while len(asked) < 2:  # noqa: ASYNC110
+        await asyncio.sleep(0)
+    assert asked[1] == 90.0  # to the second of the post
+    await subscribe(service, CHANNEL + 1)  # made here: wakes it at once
+    while len(asked) < 3:  # noqa: ASYNC110
+        await asyncio.sleep(0)
+    assert discord.made == []

@@ -22,6 +22,7 @@ from bot.guild_settings import service as service_module
 from bot.guild_settings.service import BATCH_SIZE, RETRY_FIRST
 from fakes import FakeClock
 from fakes.tcp_proxy import TcpProxy
+from tests.postgres import through
 
 pytestmark = pytest.mark.real_time  # the database answers from another thread or process
 
@@ -219,19 +220,8 @@ async def wait_until(condition: Callable[[], bool]) -> None:
         await asyncio.sleep(0)
 
 
-@pytest_asyncio.fixture
-async def proxy(postgres_url: str) -> AsyncIterator[TcpProxy]:
-    """A proxy in front of the test's PostgreSQL server, to cut and restore."""
-    port = make_url(postgres_url).port
-    assert port is not None
-    tcp = TcpProxy(port)
-    await tcp.start()
-    yield tcp
-    await tcp.close()
-
-
 def behind(proxy: TcpProxy, postgres_url: str) -> Database:
-    return Database(parse_database_url(str(make_url(postgres_url).set(port=proxy.port))))
+    return Database(parse_database_url(through(proxy, postgres_url)))
 
 
 async def test_an_outage_keeps_the_settings_known_and_refuses_changes(
