@@ -47,14 +47,18 @@ async def test_an_empty_database_is_migrated_to_the_latest_revision(database_url
         await database.close()
 
 
-async def test_the_migrated_schema_is_the_one_the_queries_use(database_url: str) -> None:
+@pytest.mark.parametrize(
+    "table", [schema.guild_settings, schema.daily_subscriptions, schema.daily_posts]
+)
+async def test_the_migrated_schema_is_the_one_the_queries_use(
+    database_url: str, table: sa.Table
+) -> None:
     database = Database(parse_database_url(database_url))
     try:
         await database.migrate()
-        found = await columns(database, "guild_settings")
+        found = await columns(database, table.name)
     finally:
         await database.close()
-    table = schema.guild_settings
     assert list(found) == [column.name for column in table.columns]
     for column in table.columns:
         assert found[column.name][1] == column.nullable, column.name
