@@ -72,8 +72,15 @@ SEND_TIMEOUT = 20.0
 """Seconds one look back, and one send, may take, discord.py's retries and rate-limit waits
 included."""
 
-LOOK_BACK_SLACK = datetime.timedelta(minutes=1)
-"""How far before a claim the look for its post begins (Discord's clock and ours may differ)."""
+SEND_BUDGET = datetime.timedelta(seconds=SEND_TIMEOUT)
+
+LOOK_BACK_SLACK = datetime.timedelta(seconds=10)
+"""How far before a claim the look for its post begins (Discord's clock and ours may differ by a
+second or so; the look reads the messages after that, oldest first)."""
+
+ON_TIME = datetime.timedelta(minutes=10)
+"""A post this late is still on time, whatever the grace window (``DAILY_GRACE=0``): the
+scheduler wakes a moment after the time, and 10,000 posts due together take minutes."""
 
 RETRY_FIRST = datetime.timedelta(seconds=30)
 RETRY_MAX = datetime.timedelta(minutes=30)
@@ -100,6 +107,10 @@ DIGEST_LENGTH = 8
 
 class DailyError(commands.CommandError):
     """A daily-post command that can't be done; the message is the reply."""
+
+
+class ClaimRanOutError(Exception):
+    """A claim held too long to send under it: the post is tried again, its claim taken anew."""
 
 
 class TooManyPostsError(DailyError):
@@ -238,8 +249,8 @@ class DailyService:
     async def subscribe(
         self, guild_id: int, channel_id: int, schedule: Schedule, *, by: int
     ) -> Subscription:
-        """Post in ``channel_id`` every day at ``schedule``, from its next occurrence on (not
-        today if today's post was made already); setting it again changes it and resumes it."""
+        """Post in ``channel_id`` every day at ``schedule``, from its next occurrence on (not on
+        a local day that had its post already); setting it again changes it and resumes it."""
         store = self._require_store()
         now = self._clock()
         async with _budget("the daily post was not saved"):
@@ -249,9 +260,9 @@ class DailyService:
                     f"This server has {MAX_PER_SERVER} daily posts already, the most it may "
                     "have: stop one first."
                 )
-            first = schedule.next_after(now)
-            if await store.state_of(channel_id, schedule.day_of(first)) is not None:
-                first = schedule.next_after(first)  # that day's post is made (or being made)
+            first = await _first_after(store, channel_id, schedule, now)
+            if await store.pending([channel_id]):
+                first = now  # a post begun and not settled: the scheduler finishes it first
             subscription = await store.put(
                 Subscription(
                     channel_id=channel_id,
@@ -406,27 +417,45 @@ class DailyService:
     ) -> list[Outcome]:
         outcomes: list[Outcome] = []
         owed: dict[tuple[int, datetime.date], Subscription] = {}
+        grace = max(self.grace, ON_TIME)
+        pending = await store.pending(s.channel_id for s in due)
         for subscription in due:
             schedule = subscription.schedule
             latest = schedule.latest_until(now)
-            if latest < subscription.changed_at:  # set after its latest time: nothing owed
-                outcomes.append(_reschedule(subscription, now, schedule.next_after(now)))
-            elif now - latest > self.grace:
-                day = schedule.day_of(latest)
+            day = schedule.day_of(latest)
+            held = pending.get(subscription.channel_id)
+            if held is not None and now - held[1] <= grace:
+                # Begun and not settled (its process died, or it was changed meanwhile): that
+                # post is finished first, whatever the schedule says now.
+                owed[(subscription.channel_id, held[0])] = subscription
+            elif latest < subscription.changed_at:  # set after its latest time: nothing owed
+                first = await _first_after(store, subscription.channel_id, schedule, now)
+                outcomes.append(_reschedule(subscription, now, first))
+            elif now - latest > grace:
                 self.counters.skipped += 1
                 log.warning(
                     "daily post in %s for %s skipped: it was due at %s, more than %s ago",
                     subscription.channel_id,
                     day,
                     latest.isoformat(),
-                    self.grace,
+                    grace,
                 )
                 note = f"the post of {day} was skipped: I was offline from its time until too late"
                 outcomes.append(
                     _reschedule(subscription, now, schedule.next_after(now), last_error=note)
                 )
             else:
-                owed[(subscription.channel_id, schedule.day_of(latest))] = subscription
+                missed = (day - schedule.day_of(subscription.next_at)).days
+                if missed > 0:
+                    self.counters.skipped += missed
+                    log.warning(
+                        "daily posts in %s for the %d days before %s skipped: I was offline",
+                        subscription.channel_id,
+                        missed,
+                        day,
+                    )
+                owed[(subscription.channel_id, day)] = subscription
+        now = self._clock()  # the claims' time: they are held for CLAIM_TIMEOUT from it
         won, lost = await store.claim(
             list(owed), by=self.process, now=now, stale_before=now - CLAIM_TIMEOUT
         )
@@ -467,6 +496,9 @@ class DailyService:
                     )
                     return _made(subscription, claim, now, found, subscription.told)
             await self._pacer.wait()
+            if self._clock() - claim.claimed_at > CLAIM_TIMEOUT - SEND_BUDGET:
+                # Too late to send safely: another process could take the claim over meanwhile.
+                raise ClaimRanOutError("the claim ran out before the send")
             async with asyncio.timeout(SEND_TIMEOUT):
                 message_id = await self.poster.send(post)
         except UndeliverableError as exc:
@@ -494,7 +526,14 @@ class DailyService:
                 retry,
             )
             values = {"next_at": now + retry, "last_error": f"trying again: {reason}"[:200]}
-            return Outcome(subscription.channel_id, subscription.changed_at, now, values)
+            return Outcome(
+                subscription.channel_id,
+                subscription.changed_at,
+                now,
+                values,
+                day=claim.day,
+                retry_at=now + retry,
+            )
         self.counters.sent += 1
         return _made(subscription, claim, now, message_id, told)
 
@@ -506,13 +545,10 @@ def _made(
     message_id: int,
     told: Sequence[str],
 ) -> Outcome:
-    values = {
-        "next_at": subscription.schedule.next_after(now),
-        "failures": 0,
-        "last_error": None,
-        "told": told_column(told),
-    }
-    return _settled(subscription, claim, now, values, SENT, message_id=message_id)
+    values = {"next_at": subscription.schedule.next_after(now), "failures": 0, "last_error": None}
+    return _settled(
+        subscription, claim, now, values, SENT, message_id=message_id, told=told_column(told)
+    )
 
 
 def _settled(
@@ -524,6 +560,7 @@ def _settled(
     *,
     message_id: int | None = None,
     error: str | None = None,
+    told: str | None = None,
 ) -> Outcome:
     """The outcome of a claimed post done with for its day: made, or refused."""
     return Outcome(
@@ -535,7 +572,20 @@ def _settled(
         post_state=state,
         message_id=message_id,
         error=error,
+        told=told,
     )
+
+
+async def _first_after(
+    store: DailyStore, channel_id: int, schedule: Schedule, now: datetime.datetime
+) -> datetime.datetime:
+    """The first post of a subscription set (or changed) at ``now``: its next occurrence, unless
+    that local day (in its zone) had its post already, under another time or zone."""
+    first = schedule.next_after(now)
+    made = await store.last_made(channel_id)
+    if made is not None and schedule.day_of(made) >= schedule.day_of(first):
+        first = schedule.next_after(first)
+    return first
 
 
 def _reschedule(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import logging
 import zoneinfo
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -20,6 +21,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.daily.schedule import Schedule
 from bot.database import Database, schema
+
+log = logging.getLogger(__name__)
 
 SUBSCRIPTIONS = schema.daily_subscriptions
 POSTS = schema.daily_posts
@@ -63,6 +66,8 @@ class Claim:
     taken_over: bool
     """True when the row was there already (a claim that went stale, or this process's own
     earlier try): the post may have been made, so look before making it again."""
+    claimed_at: datetime.datetime
+    """When this process took it: it holds it until :data:`CLAIM_TIMEOUT` after that."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -128,12 +133,29 @@ class DailyStore:
             rows = (await connection.execute(query)).all()
         return [_subscription(row._asdict()) for row in rows]
 
-    async def state_of(self, channel_id: int, day: datetime.date) -> str | None:
-        """The state of a channel's post of ``day``: None if nobody claimed it."""
-        query = sa.select(POSTS.c.state).where(POSTS.c.channel_id == channel_id, POSTS.c.day == day)
+    async def last_made(self, channel_id: int) -> datetime.datetime | None:
+        """When the channel's latest daily post was claimed, of those made; None if none."""
+        query = sa.select(sa.func.max(POSTS.c.first_claimed_at)).where(
+            POSTS.c.channel_id == channel_id, POSTS.c.state == SENT
+        )
         async with self.database.engine.connect() as connection:
-            state: str | None = (await connection.execute(query)).scalar()
-        return state
+            value = (await connection.execute(query)).scalar()
+        return None if value is None else _utc(value)
+
+    async def pending(
+        self, channel_ids: Iterable[int]
+    ) -> dict[int, tuple[datetime.date, datetime.datetime]]:
+        """The posts still ``claimed`` of these channels (made or not, nobody knows yet): each
+        channel's latest, with when it was first claimed."""
+        query = sa.select(POSTS.c.channel_id, POSTS.c.day, POSTS.c.first_claimed_at).where(
+            POSTS.c.channel_id.in_(list(channel_ids)), POSTS.c.state == CLAIMED
+        )
+        async with self.database.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        found: dict[int, tuple[datetime.date, datetime.datetime]] = {}
+        for row in sorted(rows, key=lambda row: row.day):
+            found[row.channel_id] = (row.day, _utc(row.first_claimed_at))
+        return found
 
     # The scheduler -----------------------------------------------------------------------------
 
@@ -181,6 +203,8 @@ class DailyStore:
         """
         if not posts:
             return [], {}
+        # One order for every process: two claiming overlapping posts lock rows in the same order.
+        posts = sorted(posts)
         rows = [
             {
                 "channel_id": channel_id,
@@ -202,7 +226,7 @@ class DailyStore:
         lost: dict[tuple[int, datetime.date], str] = {}
         async with self.database.engine.begin() as connection:
             inserted = {(row.channel_id, row.day) for row in await connection.execute(insert)}
-            won += [Claim(c, d, now, taken_over=False) for c, d in posts if (c, d) in inserted]
+            won += [Claim(c, d, now, False, now) for c, d in posts if (c, d) in inserted]
             others = [(c, d) for c, d in posts if (c, d) not in inserted]
             for channel_id, day in others:
                 key = (POSTS.c.channel_id == channel_id, POSTS.c.day == day)
@@ -218,7 +242,7 @@ class DailyStore:
                 )
                 first = taken.scalar()
                 if first is not None:
-                    won.append(Claim(channel_id, day, _utc(first), taken_over=True))
+                    won.append(Claim(channel_id, day, _utc(first), True, now))
                     continue
                 state = (await connection.execute(sa.select(POSTS.c.state).where(*key))).scalar()
                 lost[(channel_id, day)] = str(state)
@@ -227,36 +251,34 @@ class DailyStore:
     async def record(self, outcomes: Iterable[Outcome], *, by: str) -> None:
         """Write what became of each post and its subscription, in one transaction.
 
-        A post is written only while ``by`` still holds its claim; a subscription only if
-        nobody changed it since it was read (an admin's change wins over the scheduler's)."""
+        Nothing is written for a post whose claim ``by`` no longer holds (another process took
+        it over, and writes it). The subscription's new values apply only if nobody changed it
+        since it was read (an admin's change wins over the scheduler's); what the post itself
+        did still does: the fact told is remembered, and a retry is kept if it comes sooner."""
         outcomes = list(outcomes)
         if not outcomes:
             return
         async with self.database.engine.begin() as connection:
             for outcome in outcomes:
-                if outcome.post_state is not None and outcome.day is not None:
-                    await connection.execute(
-                        sa.update(POSTS)
-                        .where(
-                            POSTS.c.channel_id == outcome.channel_id,
-                            POSTS.c.day == outcome.day,
-                            POSTS.c.state == CLAIMED,
-                            POSTS.c.claimed_by == by,
-                        )
-                        .values(
-                            state=outcome.post_state,
-                            message_id=outcome.message_id,
-                            error=outcome.error,
-                        )
-                    )
-                await connection.execute(
+                if outcome.day is not None and not await _still_held(connection, outcome, by):
+                    continue
+                channel = SUBSCRIPTIONS.c.channel_id == outcome.channel_id
+                told = {} if outcome.told is None else {"told": outcome.told}
+                changed = await connection.execute(
                     sa.update(SUBSCRIPTIONS)
-                    .where(
-                        SUBSCRIPTIONS.c.channel_id == outcome.channel_id,
-                        SUBSCRIPTIONS.c.changed_at == outcome.read_at,
-                    )
-                    .values(**outcome.subscription)
+                    .where(channel, SUBSCRIPTIONS.c.changed_at == outcome.read_at)
+                    .values(**outcome.subscription, **told)
                 )
+                if changed.rowcount:
+                    continue
+                if told:
+                    await connection.execute(sa.update(SUBSCRIPTIONS).where(channel).values(**told))
+                if outcome.retry_at is not None:
+                    await connection.execute(
+                        sa.update(SUBSCRIPTIONS)
+                        .where(channel, SUBSCRIPTIONS.c.next_at > outcome.retry_at)
+                        .values(next_at=outcome.retry_at)
+                    )
             expired = min(o.now for o in outcomes) - KEEP_POSTS
             await connection.execute(
                 sa.delete(POSTS).where(
@@ -264,6 +286,22 @@ class DailyStore:
                     POSTS.c.day < expired.date(),
                 )
             )
+
+
+async def _still_held(connection: Any, outcome: Outcome, by: str) -> bool:
+    """Whether ``by`` still holds the claim of ``outcome``'s post; if the outcome settles the
+    post (made, or refused), it is written at the same time."""
+    key = (POSTS.c.channel_id == outcome.channel_id, POSTS.c.day == outcome.day)
+    held = (POSTS.c.state == CLAIMED, POSTS.c.claimed_by == by)
+    if outcome.post_state is None:  # to be tried again: is it still ours to try?
+        query = sa.select(sa.func.count()).select_from(POSTS).where(*key, *held)
+        return bool((await connection.execute(query)).scalar())
+    settled = await connection.execute(
+        sa.update(POSTS)
+        .where(*key, *held)
+        .values(state=outcome.post_state, message_id=outcome.message_id, error=outcome.error)
+    )
+    return bool(settled.rowcount)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -277,9 +315,17 @@ class Outcome:
     now: datetime.datetime
     subscription: dict[str, Any]
     day: datetime.date | None = None
+    """The claimed post's day, for an outcome of a claim."""
     post_state: str | None = None
+    """``sent`` or ``failed``: the post is settled; None: it is to be tried again."""
     message_id: int | None = None
     error: str | None = None
+    told: str | None = None
+    """The facts told this round, once this post's fact is among them (written even if an admin
+    changed the subscription meanwhile: the fact was posted)."""
+    retry_at: datetime.datetime | None = None
+    """When to try the post again (kept even if the subscription was changed meanwhile, unless
+    the change made it due sooner)."""
 
 
 def _row(subscription: Subscription) -> dict[str, Any]:
@@ -302,7 +348,7 @@ def _subscription(row: dict[str, Any]) -> Subscription:
     return Subscription(
         channel_id=row["channel_id"],
         guild_id=row["guild_id"],
-        schedule=Schedule(datetime.time.fromisoformat(row["at"]), zoneinfo.ZoneInfo(row["zone"])),
+        schedule=Schedule(datetime.time.fromisoformat(row["at"]), _zone(row["zone"])),
         next_at=_utc(row["next_at"]),
         changed_by=row["changed_by"],
         changed_at=_utc(row["changed_at"]),
@@ -311,6 +357,16 @@ def _subscription(row: dict[str, Any]) -> Subscription:
         paused=bool(row["paused"]),
         told=tuple(row["told"].split()),
     )
+
+
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    """A stored zone; UTC, with a warning, if this machine's time-zone database lacks it (one
+    older than the process's that stored it): one subscription off by hours, not all stopped."""
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        log.warning("time zone %r of a daily post is unknown here; using UTC", name)
+        return zoneinfo.ZoneInfo("UTC")
 
 
 def told_column(told: Sequence[str]) -> str:

@@ -140,6 +140,8 @@ class Processes:
         self.clock = clock
         self.discord = discord
         self.languages: dict[int, Language] = {}
+        self.on_language: Callable[[], Awaitable[None]] | None = None
+        """Awaited whenever a process looks up a server's language: a slow moment, on demand."""
         self.opened: list[DailyService] = []
         self._migrated = False
 
@@ -182,6 +184,8 @@ class Processes:
         return GERMAN_FACTS if code == "ger-de" else ENGLISH_FACTS
 
     async def _language_for(self, guild_id: int) -> Language:
+        if self.on_language is not None:
+            await self.on_language()
         return self.languages.get(guild_id, ENGLISH)
 
     def speak(self, guild_id: int, code: str) -> None:

@@ -626,9 +626,15 @@ async def test_a_change_made_during_a_pass_wins_over_the_pass(
     discord.before_create = change_it
     clock.set(DUE)
     await service.run_due()
+    [made] = discord.made
     [subscription] = await service.listing(GUILD)
-    assert subscription.schedule == noon  # the admin's change, not the pass's next_at
-    assert subscription.next_at == datetime.datetime(2026, 1, 16, 12, 0, tzinfo=UTC)
+    assert subscription.schedule == noon  # the admin's change, not the pass's
+    assert subscription.told == (digest(made.post.fact),)  # but the fact was told
+    clock.advance(seconds=1)
+    assert await service.run_due() == datetime.datetime(2026, 1, 16, 12, 0, tzinfo=UTC)
+    clock.set(datetime.datetime(2026, 1, 15, 12, 0, tzinfo=UTC))
+    await service.run_due()
+    assert len(discord.made) == 1  # today had its post, if under the old time
 
 
 async def test_off_stops_it_and_says_whether_there_was_one(
@@ -744,3 +750,131 @@ async def test_a_sleeping_scheduler_is_woken_by_a_change_and_sleeps_until_the_ne
     while len(asked) < 3:  # noqa: ASYNC110
         await asyncio.sleep(0)
     assert discord.made == []
+
+
+# --- What a change, a slow moment or a stale zone must not break --------------------------------
+
+
+async def test_with_no_grace_a_post_is_made_on_time_only(
+    processes: Processes, clock: WallClock, discord: FakeDiscord
+) -> None:
+    service = await processes.open(grace=datetime.timedelta(0))
+    await subscribe(service)
+    await subscribe(service, CHANNEL + 1, Schedule(datetime.time(8, 50), BERLIN))
+    clock.set(DUE + datetime.timedelta(seconds=2))  # woken a moment after 09:00
+    await service.run_due()
+    assert [m.post.channel_id for m in discord.made] == [CHANNEL]  # 08:50 was 10 min 2 s ago
+    assert service.counters.skipped == 1
+
+
+async def test_setting_it_again_while_todays_post_is_being_retried_keeps_todays_post(
+    processes: Processes, clock: WallClock, discord: FakeDiscord
+) -> None:
+    service = await processes.open()
+    await subscribe(service)
+    discord.failing[CHANNEL] = 1
+    clock.set(DUE)
+    assert await service.run_due() == DUE + RETRY_FIRST
+    clock.advance(seconds=20)
+    await subscribe(service)  # the admin runs the same command again meanwhile
+    assert await service.run_due() == DUE + DAY
+    assert discord.days(CHANNEL) == [DUE.date()]
+    assert await posts_table(service) == [(CHANNEL, DUE.date(), "sent")]
+
+
+async def test_a_new_zone_does_not_give_a_second_post_on_the_same_local_day(
+    processes: Processes, clock: WallClock, discord: FakeDiscord
+) -> None:
+    utc_nine_pm = Schedule(datetime.time(21, 0), zoneinfo.ZoneInfo("UTC"))
+    service = await processes.open()
+    await subscribe(service, schedule=utc_nine_pm)
+    clock.set(datetime.datetime(2026, 1, 15, 21, 0, tzinfo=UTC))
+    await service.run_due()
+    clock.advance(minutes=30)
+    # 21:30 UTC on the 15th is 10:30 on the 16th in Auckland, which had its post at 10:00.
+    auckland = Schedule(datetime.time(11, 0), zoneinfo.ZoneInfo("Pacific/Auckland"))
+    await subscribe(service, schedule=auckland)
+    [subscription] = await service.listing(GUILD)
+    assert subscription.next_at == datetime.datetime(2026, 1, 16, 22, 0, tzinfo=UTC)  # the 17th
+
+
+async def test_a_claim_held_too_long_before_its_send_is_not_sent_under(
+    processes: Processes, clock: WallClock, discord: FakeDiscord
+) -> None:
+    service = await processes.open()
+    await subscribe(service)
+
+    async def slow() -> None:
+        processes.on_language = None
+        clock.advance(seconds=45)  # the send could end after the claim is stale
+
+    processes.on_language = slow
+    clock.set(DUE)
+    assert await service.run_due() == DUE + RETRY_FIRST  # due again at once
+    assert discord.sends == 0
+    [subscription] = await service.listing(GUILD)
+    assert subscription.last_error == (
+        "trying again: ClaimRanOutError: the claim ran out before the send"
+    )
+    clock.advance(seconds=RETRY_FIRST.total_seconds())
+    await service.run_due()
+    assert discord.days(CHANNEL) == [DUE.date()]
+
+
+async def test_a_process_that_hung_and_lost_its_claim_changes_nothing_when_it_wakes(
+    processes: Processes, clock: WallClock, discord: FakeDiscord
+) -> None:
+    hung, other = await processes.open(), await processes.open()
+    await subscribe(hung)
+    held, go = asyncio.Event(), asyncio.Event()
+
+    async def hang(post: DailyPost) -> None:
+        discord.before_create = None
+        held.set()
+        await go.wait()
+
+    discord.before_create = hang
+    clock.set(DUE)
+    hanging = asyncio.create_task(hung.run_due())
+    await held.wait()
+    clock.set(DUE + CLAIM_TIMEOUT + datetime.timedelta(seconds=1))
+    await other.run_due()  # takes the stale claim over, finds nothing, posts
+    [made] = discord.made
+    go.set()
+    await hanging  # its send is answered with the same message (the nonce)
+    assert len(discord.made) == 1
+    assert await posts_table(other) == [(CHANNEL, DUE.date(), "sent")]
+    [subscription] = await other.listing(GUILD)
+    assert subscription.told == (digest(made.post.fact),)  # the holder's record, not the hung one's
+    assert subscription.next_at == DUE + DAY
+
+
+async def test_the_days_missed_before_a_late_post_are_logged(
+    processes: Processes, clock: WallClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    service = await processes.open()
+    await subscribe(service)
+    clock.set(DUE + 3 * DAY + datetime.timedelta(hours=1))
+    with caplog.at_level(logging.WARNING, logger="bot.daily.service"):
+        await service.run_due()
+    assert "for the 3 days before 2026-01-18 skipped: I was offline" in caplog.text
+    assert service.counters.skipped == 3
+
+
+async def test_a_zone_this_machine_does_not_know_is_read_as_utc_not_a_stop(
+    processes: Processes, clock: WallClock, discord: FakeDiscord, caplog: pytest.LogCaptureFixture
+) -> None:
+    service = await processes.open()
+    await subscribe(service)
+    await subscribe(service, CHANNEL + 1)
+    assert service.database is not None
+    async with service.database.engine.begin() as connection:
+        await connection.execute(
+            sa.update(schema.daily_subscriptions)
+            .where(schema.daily_subscriptions.c.channel_id == CHANNEL + 1)
+            .values(zone="Mars/Olympus")
+        )
+    clock.set(DUE + datetime.timedelta(hours=1))  # 09:00 in UTC
+    await service.run_due()
+    assert sorted(m.post.channel_id for m in discord.made) == [CHANNEL, CHANNEL + 1]
+    assert "time zone 'Mars/Olympus' of a daily post is unknown here; using UTC" in caplog.text
