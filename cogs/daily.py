@@ -25,6 +25,8 @@ from bot.daily import (
 USAGE = "<HH:MM> [time zone] [#channel]"
 EMBED_COLOUR = discord.Colour.orange()
 MAX_CHOICES = 25
+EMBED_BUDGET = 5500
+"""Characters of one listing embed at most: Discord refuses more than 6,000 in a message."""
 _CHANNEL = re.compile(r"<#\d+>|#\S+")
 
 
@@ -60,6 +62,23 @@ def describe(subscription: Subscription, prefix: str) -> str:
             failing = f" ({subscription.failures} day{'s' if subscription.failures > 1 else ''})"
         lines.append(f"Last problem{failing}: {subscription.last_error}")
     return "\n".join(lines)
+
+
+def listing_embeds(fields: list[tuple[str, str]], footer: str) -> list[discord.Embed]:
+    """The listing as embeds, as many as it takes to keep each under Discord's 6,000 characters
+    (25 daily posts, each paused with a long reason, would not fit in one)."""
+    embeds: list[discord.Embed] = []
+    embed, size = None, 0
+    for name, value in fields:
+        if embed is None or size + len(name) + len(value) > EMBED_BUDGET:
+            title = "Daily cat facts" if not embeds else "Daily cat facts (continued)"
+            embed = discord.Embed(title=title, colour=EMBED_COLOUR)
+            embeds.append(embed)
+            size = len(title) + len(footer)
+        embed.add_field(name=name, value=value, inline=False)
+        size += len(name) + len(value)
+    embeds[-1].set_footer(text=footer)
+    return embeds
 
 
 class DailyFacts(commands.Cog, name="Daily facts"):
@@ -124,6 +143,7 @@ class DailyFacts(commands.Cog, name="Daily facts"):
         )
 
     @daily.command(name="off")  # type: ignore[arg-type]  # see bot/core.py
+    @commands.guild_only()  # a group's checks are not its subcommands'
     @app_commands.describe(channel="the channel whose daily post stops (default: this one)")
     async def off(
         self, ctx: commands.Context[CatFactBot], channel: discord.TextChannel | None = None
@@ -138,6 +158,7 @@ class DailyFacts(commands.Cog, name="Daily facts"):
             await ctx.send(f"{target.mention} has no daily cat fact: nothing to stop.")
 
     @daily.command(name="list")  # type: ignore[arg-type]  # see bot/core.py
+    @commands.guild_only()
     async def list_(self, ctx: commands.Context[CatFactBot]) -> None:
         """List this server's daily cat facts and when each comes next."""
         await self._list(ctx)
@@ -165,13 +186,29 @@ class DailyFacts(commands.Cog, name="Daily facts"):
                 f"`{prefix}daily 09:00 Europe/Berlin #general`."
             )
             return
-        embed = discord.Embed(title="Daily cat facts", colour=EMBED_COLOUR)
+        manager = (
+            isinstance(ctx.author, discord.Member) and ctx.author.guild_permissions.manage_guild
+        )
+        fields: list[tuple[str, str]] = []
+        hidden = 0
         for subscription in subscriptions:
             channel = guild.get_channel(subscription.channel_id)
+            seen = channel is not None and channel.permissions_for(ctx.author).view_channel  # type: ignore[arg-type]
+            if not (seen or manager):  # a private channel's name and problems stay private
+                hidden += 1
+                continue
             name = f"#{channel.name}" if channel is not None else "a channel I can't see"
-            embed.add_field(name=name, value=describe(subscription, prefix), inline=False)
-        embed.set_footer(text=f"Admins change them with {prefix}daily <HH:MM> [zone] [#channel]")
-        await ctx.send(embed=embed)
+            fields.append((name, describe(subscription, prefix)))
+        footer = f"Admins change them with {prefix}daily <HH:MM> [zone] [#channel]"
+        if hidden:
+            footer = f"And {hidden} in channels you can't see. " + footer
+        if not fields:
+            await ctx.send(
+                f"This server's daily cat facts ({hidden}) are all in channels you can't see."
+            )
+            return
+        for embed in listing_embeds(fields, footer):
+            await ctx.send(embed=embed)
 
     @staticmethod
     def _channel(

@@ -28,9 +28,10 @@ log = logging.getLogger(__name__)
 EMBED_TITLE = "\N{CAT FACE} Daily cat fact"
 EMBED_COLOUR = discord.Colour.orange()
 OFFLINE_NOTE = "from the bot's own collection, in English, as the cat-fact service is down"
-LOOK_BACK = 50
-"""Messages :meth:`DiscordPoster.find` reads back at most: a daily post is seldom buried deeper
-within the minutes a claim takes to go stale."""
+LOOK_BACK = 100
+"""Messages :meth:`DiscordPoster.find` reads at most (one request): the oldest since a few
+seconds before the claim, so the post is missed only if that many came in those seconds and the
+send's."""
 NEEDED = ("view_channel", "send_messages", "embed_links")
 """The bot's permissions a daily post needs in its channel."""
 
@@ -128,7 +129,7 @@ class DiscordPoster:
         channel = self._channel(post)
         me = self.client.user
         try:
-            async for message in channel.history(limit=LOOK_BACK, after=since):
+            async for message in channel.history(limit=LOOK_BACK, after=since, oldest_first=True):
                 if me is not None and message.author.id != me.id:
                     continue
                 if any(

@@ -19,7 +19,7 @@ from bot.daily import DailyError, Subscription
 from bot.daily.schedule import Schedule, parse_zone
 from bot.database import parse_database_url
 from bot.settings import Settings
-from cogs.daily import describe, when
+from cogs.daily import describe, listing_embeds, when
 from fakes import FACTS, GERMAN_FACTS, FakeMeowfacts, call_slash, interaction_context
 from tests.bot.daily.helpers import JAN_15, WallClock
 from tests.conftest import running_bot
@@ -315,3 +315,50 @@ async def test_a_channel_the_bot_cant_post_in_is_refused_up_front(
         "permissions there. Nothing was changed."
     )
     assert await stored_bot.daily.listing(target.guild.id) == []
+
+
+async def test_subcommands_in_a_dm_say_they_are_for_servers(stored_bot: CatFactBot) -> None:
+    dm = await dpytest.get_config().members[0].create_dm()
+    for command in ("!daily list", "!daily off"):
+        with pytest.raises(discord.ext.commands.NoPrivateMessage):
+            await dpytest.message(command, channel=dm)
+        assert "server" in reply()
+
+
+async def test_the_listing_keeps_private_channels_private(
+    stored_bot: CatFactBot, admin: discord.Member, member: discord.Member
+) -> None:
+    guild = dpytest.get_config().guilds[0]
+    secret = dpytest_backend.make_text_channel("mods-only", guild)
+    # The bot sees it as an administrator (dpytest applies only @everyone's overwrites).
+    bots = dpytest_backend.make_role("bots", guild, permissions=8)
+    dpytest_backend.update_member(guild.me, roles=[bots])
+    hide = discord.PermissionOverwrite(view_channel=False)
+    dpytest_backend.update_text_channel(secret, guild.default_role, hide)
+    await dpytest.message(f"!daily 09:00 {secret.mention}", member=admin)
+    await dpytest.empty_queue()
+    await dpytest.message("!daily", member=member)
+    assert reply() == "This server's daily cat facts (1) are all in channels you can't see."
+    await dpytest.message("!daily 10:00", member=admin)
+    await dpytest.empty_queue()
+    await dpytest.message("!daily", member=member)
+    embed = dpytest.get_embed()
+    assert [field.name for field in embed.fields] == [f"#{channel().name}"]
+    assert str(embed.footer.text).startswith("And 1 in channels you can't see. ")
+    await dpytest.message("!daily", member=admin)  # Manage Server sees them all
+    assert len(dpytest.get_embed().fields) == 2
+
+
+def test_a_long_listing_is_split_under_discords_limit() -> None:
+    value = describe(
+        subscription(paused=True, failures=7, last_error="Discord refused it: " + "x" * 180), "!"
+    )
+    fields = [(f"#channel-{n:02d}" + "-" * 80, value) for n in range(25)]
+    embeds = listing_embeds(fields, "Admins change them with !daily <HH:MM> [zone] [#channel]")
+    assert len(embeds) > 1
+    assert sum(len(e.fields) for e in embeds) == 25
+    assert all(len(e) <= 6000 for e in embeds)
+    assert embeds[0].title == "Daily cat facts"
+    assert embeds[1].title == "Daily cat facts (continued)"
+    assert embeds[-1].footer.text is not None
+    assert embeds[0].footer.text is None
