@@ -22,7 +22,7 @@ Scenarios:
    10,000 stored, ``!catfact`` in English and in German, and the database reads meanwhile.
 7. Daily posts (:mod:`bench.daily`): 10,000 subscriptions due in the same minute, posted by the
    real scheduler through a real discord.py client to a local fake of Discord's REST API, in real
-   time (about four minutes): each posted exactly once, none early, the time against Discord's
+   time (about six minutes): each posted exactly once, none early, the time against Discord's
    limit of 50 requests a second, the 429s, the memory and the database statements per post;
    then 2,000 more under tracemalloc, and 2,000 with two processes at once. ``--daily-posts 0``
    skips it, ``--only-daily`` runs it alone.
@@ -525,7 +525,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--daily-posts",
         type=int,
         default=DAILY_POSTS,
-        help="subscriptions due in the same minute (real time: about N / 45 s); 0 skips them",
+        help="subscriptions due in the same minute (real time: about N / 40 s, and two parts of "
+        "up to 2,000 more); 0 skips them",
     )
     parser.add_argument(
         "--daily-database",

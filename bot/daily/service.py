@@ -151,7 +151,11 @@ def choose(
 
 
 class Pacer:
-    """Spaces calls of :meth:`wait` at least ``1 / rate`` seconds apart on the loop's clock."""
+    """Spaces calls of :meth:`wait` at least ``1 / rate`` seconds apart on the loop's clock.
+
+    Callers go one at a time, each when the one before it went plus the interval: a loop held
+    up (a garbage collection, a slow query) delays the calls after it, and never lets them go
+    back to back to catch up."""
 
     def __init__(
         self,
@@ -165,13 +169,17 @@ class Pacer:
         self._clock = clock
         self._sleep = sleep
         self._next = -float("inf")
+        self._turn = asyncio.Lock()
 
     async def wait(self) -> None:
-        now = self._clock()
-        slot = max(now, self._next)
-        self._next = slot + self.interval
-        if slot > now:
-            await self._sleep(slot - now)
+        if not self.interval:
+            return
+        async with self._turn:  # first come, first served
+            now = self._clock()
+            if now < self._next:
+                await self._sleep(self._next - now)
+                now = self._clock()
+            self._next = now + self.interval
 
 
 @dataclasses.dataclass(slots=True)
