@@ -520,7 +520,7 @@ class DailyService:
                 "last_error": str(exc)[:200],
                 "paused": paused,
             }
-            return _settled(subscription, claim, now, values, FAILED, error=str(exc)[:200])
+            return _of_claim(subscription, claim, now, values, FAILED, error=str(exc)[:200])
         except Exception as exc:
             self.counters.retried += 1
             waited = now - claim.first_claimed_at
@@ -534,14 +534,7 @@ class DailyService:
                 retry,
             )
             values = {"next_at": now + retry, "last_error": f"trying again: {reason}"[:200]}
-            return Outcome(
-                subscription.channel_id,
-                subscription.changed_at,
-                now,
-                values,
-                day=claim.day,
-                retry_at=now + retry,
-            )
+            return _of_claim(subscription, claim, now, values, None, retry_at=now + retry)
         self.counters.sent += 1
         return _made(subscription, claim, now, message_id, told)
 
@@ -554,23 +547,24 @@ def _made(
     told: Sequence[str],
 ) -> Outcome:
     values = {"next_at": subscription.schedule.next_after(now), "failures": 0, "last_error": None}
-    return _settled(
+    return _of_claim(
         subscription, claim, now, values, SENT, message_id=message_id, told=told_column(told)
     )
 
 
-def _settled(
+def _of_claim(
     subscription: Subscription,
     claim: Claim,
     now: datetime.datetime,
     values: dict[str, Any],
-    state: str,
+    state: str | None,
     *,
     message_id: int | None = None,
     error: str | None = None,
     told: str | None = None,
+    retry_at: datetime.datetime | None = None,
 ) -> Outcome:
-    """The outcome of a claimed post done with for its day: made, or refused."""
+    """The outcome of a claimed post: made or refused (``state``), or to try again."""
     return Outcome(
         subscription.channel_id,
         subscription.changed_at,
@@ -581,6 +575,7 @@ def _settled(
         message_id=message_id,
         error=error,
         told=told,
+        retry_at=retry_at,
     )
 
 
