@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.daily.schedule import Schedule
 from bot.database import Database, schema
@@ -147,15 +148,14 @@ class DailyStore:
     ) -> dict[int, tuple[datetime.date, datetime.datetime]]:
         """The posts still ``claimed`` of these channels (made or not, nobody knows yet): each
         channel's latest, with when it was first claimed."""
-        query = sa.select(POSTS.c.channel_id, POSTS.c.day, POSTS.c.first_claimed_at).where(
-            POSTS.c.channel_id.in_(list(channel_ids)), POSTS.c.state == CLAIMED
+        query = (
+            sa.select(POSTS.c.channel_id, POSTS.c.day, POSTS.c.first_claimed_at)
+            .where(POSTS.c.channel_id.in_(list(channel_ids)), POSTS.c.state == CLAIMED)
+            .order_by(POSTS.c.day)  # each channel's latest comes last, and stays
         )
         async with self.database.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
-        found: dict[int, tuple[datetime.date, datetime.datetime]] = {}
-        for row in sorted(rows, key=lambda row: row.day):
-            found[row.channel_id] = (row.day, _utc(row.first_claimed_at))
-        return found
+        return {row.channel_id: (row.day, _utc(row.first_claimed_at)) for row in rows}
 
     # The scheduler -----------------------------------------------------------------------------
 
@@ -288,7 +288,7 @@ class DailyStore:
             )
 
 
-async def _still_held(connection: Any, outcome: Outcome, by: str) -> bool:
+async def _still_held(connection: AsyncConnection, outcome: Outcome, by: str) -> bool:
     """Whether ``by`` still holds the claim of ``outcome``'s post; if the outcome settles the
     post (made, or refused), it is written at the same time."""
     key = (POSTS.c.channel_id == outcome.channel_id, POSTS.c.day == outcome.day)
